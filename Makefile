@@ -1,0 +1,43 @@
+# Sieve: `make demo` runs the pipeline on embedded defaults, `make test` runs the tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install services test test-unit lint demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install Sieve with its dev tools
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+services: ## start PostgreSQL and Redis if they are installed but not running
+	bash scripts/ensure-services.sh
+
+test: install services ## run every test (unit + integration on real services)
+	$(BIN)/pytest -q
+
+test-unit: install ## run the unit tests only (no network)
+	$(BIN)/pytest -q tests/unit
+
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check sieve tests
+	$(BIN)/ruff format --check sieve tests
+	$(BIN)/mypy sieve
+
+demo: install ## stream Banking77 through the pipeline on embedded defaults
+	$(BIN)/sieve demo
+
+bench: install ## classify and stream benchmarks (print figures)
+	$(BIN)/sieve bench classify --data data/banking77/train.jsonl
+	$(BIN)/sieve bench stream --data data/banking77/train.jsonl --messages 20000
+
+clean: ## remove the virtual environment and local state
+	rm -rf $(VENV) .sieve .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""Stream benchmark: Sieve's stream worker end to end, next to a raw kafka-python loop.
+
+Both run on the same embedded broker over the same messages. The raw loop does what any
+consumer that forwards messages must do (poll, produce one event per message, flush,
+commit per batch) and nothing else, so the gap between the two is Sieve's own work:
+decoding, featurising, inference, routing and the database writes. Throughput is counted
+from the first polled record to the last commit, so the consumer-group join is excluded.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from kafka import KafkaConsumer
+
+from sieve.core.settings import KafkaSettings, Settings
+from sieve.models.training import TrainConfig, train_from_file
+from sieve.workers.embedded_broker import EmbeddedBroker
+from sieve.workers.kafka_clients import ensure_topics, make_producer
+from sieve.workers.produce import produce_lines, read_lines
+from sieve.workers.runtime import open_registry, open_store, stream_worker
+from sieve.workers.training_cli import register
+
+BENCH_GROUP_TIMEOUTS = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 1_000}
+
+
+def _messages(data: Path, count: int) -> list[bytes]:
+    """``count`` messages cycled from the data file, each with a unique id."""
+    lines = read_lines(data)
+    out = []
+    for index in range(count):
+        document = json.loads(lines[index % len(lines)])
+        out.append(json.dumps({"id": f"bench-{index}", "text": document["text"]}).encode())
+    return out
+
+
+def raw_loop(kafka: KafkaSettings, expected: int) -> float:
+    """Messages/s of poll → produce one event each → flush → commit, per batch."""
+    consumer = KafkaConsumer(
+        kafka.input_topic,
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=kafka.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=kafka.session_timeout_ms,
+        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
+        max_poll_records=kafka.max_batch_size,
+    )
+    producer = make_producer(kafka)
+    seen, first = 0, None
+    try:
+        while seen < expected:
+            polled = consumer.poll(timeout_ms=kafka.poll_timeout_ms)
+            if not polled:
+                continue
+            first = first or time.monotonic()
+            for records in polled.values():
+                for record in records:
+                    producer.send(kafka.labels_topic, key=record.key, value=b'{"final":true}')
+                    seen += 1
+            producer.flush()
+            consumer.commit()
+        assert first is not None
+        return seen / (time.monotonic() - first)
+    finally:
+        producer.close(timeout=10)
+        consumer.close(autocommit=False)
+
+
+def main(settings: Settings, *, messages: int, data: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="sieve-bench-") as tmp, EmbeddedBroker() as broker:
+        updates: dict[str, object] = {"data_dir": Path(tmp)}
+        settings = settings.model_copy(update=updates)
+        lines = _messages(data, messages)
+        figures = {}
+        for name in ("raw", "sieve"):
+            run_id = uuid.uuid4().hex[:8]
+            kafka = settings.kafka.model_copy(
+                update={
+                    "bootstrap_servers": broker.bootstrap_servers,
+                    "input_topic": f"bench-{name}-{run_id}",
+                    "labels_topic": f"bench-{name}-{run_id}.labels",
+                    "dlq_topic": f"bench-{name}-{run_id}.dlq",
+                    "group_id": f"bench-{name}-{run_id}",
+                    **BENCH_GROUP_TIMEOUTS,
+                }
+            )
+            ensure_topics(kafka)
+            producer = make_producer(kafka, linger_ms=20)
+            produce_lines(producer, kafka.input_topic, lines)
+            producer.close()
+            if name == "raw":
+                figures[name] = raw_loop(kafka, messages)
+                continue
+            run_settings = settings.model_copy(update={"kafka": kafka})
+            info, _ = train_from_file(data, open_registry(run_settings), eval_path=None,
+                                      config=TrainConfig())
+            register(run_settings, info, activate=True, reason="bench")
+            engine = open_store(run_settings)
+            with stream_worker(run_settings, engine) as worker:
+                stats = worker.run(max_messages=messages)
+            engine.dispose()
+            figures[name] = stats.consumed / stats.busy_s
+            backend = engine.url.get_backend_name()
+        print(f"stream benchmark: {messages} messages, batch ≤ {settings.kafka.max_batch_size}, "
+              f"store {backend}, embedded Tansu broker")
+        print(f"  raw kafka-python consume+produce+commit : {figures['raw']:>10,.0f} msg/s")
+        print(f"  sieve stream worker end to end          : {figures['sieve']:>10,.0f} msg/s")
+        print(f"  ratio                                   : {figures['sieve'] / figures['raw']:>10.2f}")

@@ -1,0 +1,32 @@
+"""One error hierarchy. Transient failures are retried; permanent ones never are."""
+
+from __future__ import annotations
+
+
+class SieveError(Exception):
+    """Base of every error Sieve raises on purpose."""
+
+
+class TransientError(SieveError):
+    """Worth retrying later: a broker, database or LLM endpoint that is unavailable."""
+
+
+class PermanentError(SieveError):
+    """Retrying cannot help: bad input, a label outside the set, a missing artefact."""
+
+
+class BadMessage(PermanentError):
+    """A stream message that cannot be processed; it goes to the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class ConfigError(PermanentError):
+    """A setting or argument that cannot work."""
+
+
+class ModelNotFound(PermanentError):
+    """A model version that is not registered or whose artefact folder is missing."""

@@ -1,0 +1,33 @@
+"""The label event announced on the labels topic (DESIGN.md, "Data formats")."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class LabelSource(StrEnum):
+    MODEL = "model"
+    LLM = "llm"
+    HUMAN = "human"
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    id: str
+    label: str | None
+    confidence: float
+    source: LabelSource
+    final: bool
+    model_version: str | None
+    prompt_version: str | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, value: bytes) -> LabelEvent:
+        fields = json.loads(value)
+        fields["source"] = LabelSource(fields["source"])
+        return cls(**fields)

@@ -1,0 +1,136 @@
+"""The one settings object. Only entry points build it; library code receives sections.
+
+Every field can be set from the environment with the prefix ``SIEVE_`` and ``__`` between
+section and field, e.g. ``SIEVE_KAFKA__BOOTSTRAP_SERVERS=broker:9092``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".sieve")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    input_topic: str = "feedback"
+    labels_topic: str = "feedback.labels"
+    dlq_topic: str = "feedback.dlq"
+    group_id: str = "sieve-stream"
+    # A group join against Tansu takes about half of session_timeout_ms; Apache Kafka
+    # answers as soon as the group is stable. 10 s is a fair compromise for both.
+    session_timeout_ms: int = Field(10_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(2_000, ge=100)
+    max_poll_interval_ms: int = Field(300_000, ge=1_000)
+    # Longer than a group join: kafka-python drops a join that completes outside poll().
+    poll_timeout_ms: int = Field(8_000, ge=10)
+    max_batch_size: int = Field(500, ge=1)
+    auto_offset_reset: str = "earliest"
+    client_id: str = "sieve"
+
+    @model_validator(mode="after")
+    def _heartbeat_below_session(self) -> KafkaSettings:
+        if self.heartbeat_interval_ms >= self.session_timeout_ms:
+            raise ValueError("heartbeat_interval_ms must be lower than session_timeout_ms")
+        return self
+
+
+class DatabaseSettings(_Section):
+    # None: a SQLite file under the data dir (see Settings.database_url).
+    url: SecretStr | None = None
+    echo: bool = False
+
+
+class RedisSettings(_Section):
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+
+
+class LLMSettings(_Section):
+    base_url: str = "http://127.0.0.1:8089/v1"
+    api_key: SecretStr = SecretStr("")
+    model: str = "teacher-sim"
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class ModelsSettings(_Section):
+    # None: <data_dir>/models
+    dir: Path | None = None
+    family: str = "ngram"
+    # How often the stream worker asks the store which version is active.
+    reload_check_interval_s: float = Field(5.0, ge=0)
+
+
+class RoutingSettings(_Section):
+    """Thresholds of the routing policy (see sieve.routing.policy)."""
+
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0)
+    min_margin: float = Field(0.1, ge=0.0, le=1.0)
+    max_text_chars: int = Field(1_000, ge=1)
+
+
+class StreamSettings(_Section):
+    """Limits on what the stream worker accepts as a message."""
+
+    max_message_bytes: int = Field(65_536, ge=64)
+    max_text_chars: int = Field(10_000, ge=1)
+    max_id_chars: int = Field(256, ge=1)
+
+
+class AdminSettings(_Section):
+    token: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIEVE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    log_level: str = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    llm: LLMSettings = LLMSettings()
+    models: ModelsSettings = ModelsSettings()
+    routing: RoutingSettings = RoutingSettings()
+    stream: StreamSettings = StreamSettings()
+    admin: AdminSettings = AdminSettings()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'sieve.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models.dir if self.models.dir is not None else self.data_dir / "models"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration, secrets replaced by '**********' (or None)."""
+        return _mask(self.model_dump(mode="python"))
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********" if value.get_secret_value() else ""
+    if isinstance(value, dict):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value

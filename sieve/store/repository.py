@@ -1,0 +1,192 @@
+"""Repository functions: every write is an idempotent upsert, every batch one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError as DBInterfaceError
+from sqlalchemy.exc import OperationalError
+
+from sieve.core.errors import ModelNotFound, TransientError
+from sieve.store.tables import (
+    escalations,
+    messages,
+    model_activations,
+    model_versions,
+    predictions,
+)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: str
+    text: str
+    source: str | None = None
+    meta: dict[str, Any] | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    message_id: str
+    model_version: str
+    label: str | None
+    confidence: float
+    margin: float
+    route: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EscalationRecord:
+    message_id: str
+    model_version: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    version: str
+    family: str
+    path: str
+    data_hash: str
+    metrics: dict[str, Any]
+    status: str = "registered"
+    status_reason: str | None = None
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    update: Iterable[str] | None = None,
+) -> None:
+    """INSERT ... ON CONFLICT on the primary key: update ``update`` columns, or do nothing."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # pragma: no cover - only the two documented back ends
+        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    keys = [column.name for column in table.primary_key.columns]
+    columns = list(update or [])
+    if columns:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={name: stmt.excluded[name] for name in columns}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, [dict(row) for row in rows])
+
+
+def _transient(exc: Exception) -> TransientError:
+    return TransientError(f"database unavailable: {type(exc).__name__}")
+
+
+def save_predictions(
+    engine: Engine, batch: Sequence[MessageRecord], rows: Sequence[PredictionRecord]
+) -> None:
+    """Messages and their predictions of one batch, in one transaction."""
+    try:
+        with engine.begin() as conn:
+            # A redelivered message keeps its first row: its text cannot have changed.
+            upsert(conn, messages, [asdict(record) for record in batch])
+            upsert(
+                conn,
+                predictions,
+                [asdict(row) for row in rows],
+                update=("label", "confidence", "margin", "route", "reason"),
+            )
+    except (OperationalError, DBInterfaceError) as exc:
+        raise _transient(exc) from exc
+
+
+def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
+    try:
+        with engine.begin() as conn:
+            upsert(conn, escalations, [asdict(row) for row in rows])
+    except (OperationalError, DBInterfaceError) as exc:
+        raise _transient(exc) from exc
+
+
+def pending_escalations(engine: Engine, limit: int = 1000) -> list[EscalationRecord]:
+    query = (
+        select(escalations.c.message_id, escalations.c.model_version, escalations.c.reason)
+        .where(escalations.c.status == "pending")
+        .order_by(escalations.c.created_at)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [EscalationRecord(*row) for row in conn.execute(query)]
+
+
+def register_model_version(engine: Engine, record: ModelVersionRecord) -> None:
+    with engine.begin() as conn:
+        upsert(
+            conn,
+            model_versions,
+            [asdict(record)],
+            update=("path", "metrics", "status", "status_reason"),
+        )
+
+
+def activate_model_version(engine: Engine, version: str, reason: str) -> None:
+    with engine.begin() as conn:
+        known = conn.execute(
+            select(model_versions.c.version).where(model_versions.c.version == version)
+        ).first()
+        if known is None:
+            raise ModelNotFound(f"model version {version!r} is not registered")
+        conn.execute(model_activations.insert().values(version=version, reason=reason))
+        conn.execute(
+            model_versions.update()
+            .where(model_versions.c.version == version)
+            .values(status="active", status_reason=reason)
+        )
+
+
+def active_model_version(engine: Engine) -> str | None:
+    query = select(model_activations.c.version).order_by(model_activations.c.id.desc()).limit(1)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one_or_none()
+
+
+def get_model_version(engine: Engine, version: str) -> ModelVersionRecord:
+    query = select(
+        model_versions.c.version,
+        model_versions.c.family,
+        model_versions.c.path,
+        model_versions.c.data_hash,
+        model_versions.c.metrics,
+        model_versions.c.status,
+        model_versions.c.status_reason,
+    ).where(model_versions.c.version == version)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise ModelNotFound(f"model version {version!r} is not registered")
+    return ModelVersionRecord(*row)
+
+
+def list_model_versions(engine: Engine) -> list[tuple[ModelVersionRecord, bool]]:
+    """Every version, newest first, with whether it is the active one."""
+    active = active_model_version(engine)
+    query = select(model_versions.c.version).order_by(model_versions.c.created_at.desc())
+    with engine.connect() as conn:
+        versions = list(conn.execute(query).scalars())
+    return [(get_model_version(engine, version), version == active) for version in versions]
+
+
+def count_rows(engine: Engine, table: Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -1,0 +1,139 @@
+"""The label store's schema. Alembic migrations (sieve/migrations) are the only way it changes.
+
+Every table a worker writes has a natural unique key, so a redelivered message or a
+retried task upserts onto the row it already made instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# "No model was active" is stored as this version, so the key stays NOT NULL.
+NO_MODEL_VERSION = "none"
+
+
+def _created_at() -> Column:  # type: ignore[type-arg]
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(256), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("source", String(128)),
+    Column("meta", JSON),
+    Column("topic", String(255)),
+    Column("partition", Integer),
+    Column("offset", BigInteger),
+    _created_at(),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("version", String(128), primary_key=True),
+    Column("family", String(32), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("data_hash", String(64), nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("status", String(16), nullable=False, server_default="registered"),
+    Column("status_reason", Text),
+    _created_at(),
+)
+
+# An append-only history: the active version is the newest row; rollback appends the
+# previous one again, so the log also tells who was active when.
+model_activations = Table(
+    "model_activations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    _created_at(),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("message_id", String(256), primary_key=True),
+    Column("model_version", String(128), primary_key=True),
+    Column("label", String(128)),
+    Column("confidence", Float, nullable=False),
+    Column("margin", Float, nullable=False),
+    Column("route", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    _created_at(),
+)
+
+# Escalated messages waiting for the LLM. The stream worker records them here until the
+# Celery path exists; the LLM path drains `pending` rows into tasks.
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("message_id", String(256), primary_key=True),
+    Column("model_version", String(128), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(256), nullable=False, index=True),
+    Column("source", String(16), nullable=False),  # "llm" | "human"
+    Column("prompt_version", String(64), nullable=False, server_default=""),
+    Column("llm_model", String(128), nullable=False, server_default=""),
+    Column("label", String(128)),
+    Column("status", String(16), nullable=False),  # "ok" | "failed"
+    Column("error", Text),
+    Column("rationale", Text),
+    Column("raw_answer", Text),
+    Column("tokens_in", Integer),
+    Column("tokens_out", Integer),
+    Column("cost_usd", Float),
+    Column("latency_ms", Float),
+    _created_at(),
+    UniqueConstraint("message_id", "source", "prompt_version", "llm_model"),
+)
+
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("model_version", String(128)),
+    Column("metrics", JSON),
+    Column("error", Text),
+    Column("promoted", Boolean),
+    _created_at(),
+    Column("finished_at", DateTime(timezone=True)),
+)

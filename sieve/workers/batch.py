@@ -1,0 +1,127 @@
+"""One micro-batch, from polled records to what must be written: rows, events, dead letters.
+
+No I/O but the classifier call, so every branch is testable with a fake classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kafka.consumer.fetcher import ConsumerRecord
+
+from sieve.core.errors import BadMessage
+from sieve.core.events import LabelEvent, LabelSource
+from sieve.core.settings import RoutingSettings, StreamSettings
+from sieve.models.classifier import FastClassifier
+from sieve.routing.policy import Decision, Prediction, Route, decide
+from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
+from sieve.store.tables import NO_MODEL_VERSION
+from sieve.workers.messages import FeedbackMessage, decode_message
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: ConsumerRecord
+    reason: str
+    detail: str
+
+
+@dataclass
+class BatchOutcome:
+    messages: list[MessageRecord] = field(default_factory=list)
+    predictions: list[PredictionRecord] = field(default_factory=list)
+    escalations: list[EscalationRecord] = field(default_factory=list)
+    events: list[LabelEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+def process_batch(
+    records: Sequence[ConsumerRecord],
+    classifier: FastClassifier | None,
+    routing: RoutingSettings,
+    limits: StreamSettings,
+) -> BatchOutcome:
+    outcome = BatchOutcome()
+    good: list[tuple[ConsumerRecord, FeedbackMessage]] = []
+    for record in records:
+        try:
+            good.append((record, decode_message(record.value, limits)))
+        except BadMessage as exc:
+            logger.warning(
+                "dead letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+            )
+            outcome.dead_letters.append(DeadLetter(record, exc.reason, exc.detail))
+    if not good:
+        return outcome
+    texts = [message.text for _, message in good]
+    predictions = _predict(classifier, texts)
+    version = classifier.version if classifier is not None else NO_MODEL_VERSION
+    for (record, message), prediction in zip(good, predictions, strict=True):
+        decision = decide(prediction, message.text, routing)
+        _append(outcome, record, message, decision, version)
+    return outcome
+
+
+def _predict(classifier: FastClassifier | None, texts: list[str]) -> list[Prediction | None]:
+    if classifier is None:
+        return [None] * len(texts)
+    probabilities = classifier.predict_proba(texts)
+    return [Prediction(classifier.labels, row) for row in probabilities]
+
+
+def _append(
+    outcome: BatchOutcome,
+    record: ConsumerRecord,
+    message: FeedbackMessage,
+    decision: Decision,
+    version: str,
+) -> None:
+    outcome.messages.append(
+        MessageRecord(
+            id=message.id,
+            text=message.text,
+            source=message.source,
+            meta=message.meta,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+    )
+    outcome.predictions.append(
+        PredictionRecord(
+            message_id=message.id,
+            model_version=version,
+            label=decision.label,
+            confidence=decision.confidence,
+            margin=decision.margin,
+            route=decision.route.value,
+            reason=decision.reason.value,
+        )
+    )
+    escalated = decision.route is Route.ESCALATE
+    if escalated:
+        outcome.escalations.append(EscalationRecord(message.id, version, decision.reason.value))
+    outcome.events.append(
+        LabelEvent(
+            id=message.id,
+            label=decision.label,
+            confidence=decision.confidence,
+            source=LabelSource.MODEL,
+            final=not escalated,
+            model_version=None if version == NO_MODEL_VERSION else version,
+        )
+    )
+    logger.debug(
+        "%s %s[%d]@%d model=%s route=%s reason=%s",
+        message.id,
+        record.topic,
+        record.partition,
+        record.offset,
+        version,
+        decision.route.value,
+        decision.reason.value,
+    )

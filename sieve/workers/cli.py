@@ -1,0 +1,211 @@
+"""The `sieve` command line. Each subcommand builds Settings, logs it, and calls a service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sieve.core.errors import PermanentError, SieveError, TransientError
+from sieve.core.logging import log_effective_config, setup_logging
+from sieve.core.settings import Settings
+
+logger = logging.getLogger("sieve")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.store import migrate
+
+    migrate.upgrade(settings.database_url)
+    print(f"database at revision {migrate.current(settings.database_url)}")
+    return 0
+
+
+def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.runtime import open_store, stream_worker
+    from sieve.workers.stream import install_signal_handlers
+
+    engine = open_store(settings)
+    with stream_worker(settings, engine) as worker:
+        install_signal_handlers(worker)
+        stats = worker.run(max_messages=args.max_messages, idle_timeout_s=args.idle_timeout_s)
+    logger.info("stream worker stopped: %s", stats)
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.kafka_clients import ensure_topics, make_producer
+    from sieve.workers.produce import produce_lines, read_lines
+
+    lines = read_lines(args.file)[: args.limit]
+    topic = args.topic or settings.kafka.input_topic
+    ensure_topics(settings.kafka.model_copy(update={"input_topic": topic}))
+    producer = make_producer(settings.kafka, linger_ms=20)
+    try:
+        sent = produce_lines(
+            producer, topic, lines, shuffle_seed=args.shuffle_seed, progress=sys.stderr.isatty()
+        )
+    finally:
+        producer.close(timeout=10)
+    print(f"produced {sent} messages to {topic}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.training_cli import train_and_register
+
+    return train_and_register(args, settings)
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.store.repository import activate_model_version, list_model_versions
+    from sieve.workers.runtime import open_store
+
+    engine = open_store(settings)
+    if args.action == "activate":
+        activate_model_version(engine, args.version, reason="activated from the CLI")
+        print(f"{args.version} is active")
+        return 0
+    rows = list_model_versions(engine)
+    if not rows:
+        print("no model versions registered: train one with `sieve train --data FILE`")
+    for record, active in rows:
+        accuracy = record.metrics.get("accuracy")
+        shown = f"{accuracy:.4f}" if isinstance(accuracy, float) else "-"
+        print(f"{'*' if active else ' '} {record.version}  {record.status:<10} accuracy={shown}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.bench == "classify":
+        from sieve.bench import classify
+
+        classify.main(["--data", str(args.data)] + (["--model", str(args.model)] if args.model else []))
+        return 0
+    from sieve.bench import stream
+
+    stream.main(settings, messages=args.messages, data=args.data)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.demo import run_demo
+
+    return run_demo(settings, data_dir=args.data_dir, limit=args.limit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sieve",
+        description="Classify a stream of customer feedback with a fast model, an LLM for the "
+        "uncertain, and distillation between them. Settings come from SIEVE_* variables.",
+    )
+    parser.add_argument("--log-level", help="override SIEVE_LOG_LEVEL (DEBUG, INFO, ...)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub = commands.add_parser("migrate", help="create or upgrade the label store's schema")
+    sub.set_defaults(handler=cmd_migrate)
+
+    sub = commands.add_parser("stream", help="run the stream worker (Kafka -> model -> store)")
+    sub.add_argument("--max-messages", type=_positive_int, help="stop after this many records")
+    sub.add_argument("--idle-timeout-s", type=_positive_float, help="stop after this long idle")
+    sub.set_defaults(handler=cmd_stream)
+
+    sub = commands.add_parser("produce", help="publish a JSON Lines file to a topic, keyed by id")
+    sub.add_argument("file", type=_existing_file, metavar="FILE.jsonl")
+    sub.add_argument("--topic", help="topic (default: SIEVE_KAFKA__INPUT_TOPIC)")
+    sub.add_argument("--limit", type=_positive_int, help="publish only the first N lines")
+    sub.add_argument("--shuffle-seed", type=int, help="publish in a seeded random order")
+    sub.set_defaults(handler=cmd_produce)
+
+    sub = commands.add_parser("train", help="train a fast model from labeled JSON Lines")
+    sub.add_argument("--data", type=_existing_file, required=True, metavar="FILE.jsonl")
+    sub.add_argument("--eval", type=_existing_file, metavar="FILE.jsonl", help="print accuracy")
+    sub.add_argument("--labels", type=_existing_file, help="label set, one per line")
+    sub.add_argument("--epochs", type=_positive_int, help="training epochs")
+    sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sub.add_argument(
+        "--no-activate", action="store_true", help="register the version without activating it"
+    )
+    sub.set_defaults(handler=cmd_train)
+
+    sub = commands.add_parser("models", help="list model versions or activate one")
+    sub.add_argument("action", nargs="?", choices=("list", "activate"), default="list")
+    sub.add_argument("version", nargs="?")
+    sub.set_defaults(handler=cmd_models)
+
+    sub = commands.add_parser("bench", help="benchmarks that print figures")
+    sub.add_argument("bench", choices=("classify", "stream"))
+    sub.add_argument("--data", type=_existing_file, default=Path("data/banking77/train.jsonl"))
+    sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
+    sub.add_argument("--messages", type=_positive_int, default=10_000, help="stream: messages")
+    sub.set_defaults(handler=cmd_bench)
+
+    sub = commands.add_parser("demo", help="run the pipeline end to end on embedded defaults")
+    sub.add_argument("--data-dir", type=Path, default=Path("data/banking77"))
+    sub.add_argument("--limit", type=_positive_int, help="stream only this many test messages")
+    sub.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "models" and args.action == "activate" and not args.version:
+        parser.error("models activate needs a VERSION")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "__".join(str(part) for part in first["loc"]).upper()
+        print(f"sieve: error: setting SIEVE_{where}: {first['msg']}", file=sys.stderr)
+        return 2
+    setup_logging(args.log_level or settings.log_level)
+    log_effective_config(settings, logger)
+    try:
+        return int(args.handler(args, settings))
+    except PermanentError as exc:
+        print(f"sieve: error: {exc}", file=sys.stderr)
+        return 2
+    except (TransientError, SieveError) as exc:
+        print(f"sieve: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

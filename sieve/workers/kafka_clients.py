@@ -1,0 +1,63 @@
+"""kafka-python clients built from KafkaSettings, so every process configures them alike."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from sieve.core.errors import TransientError
+from sieve.core.settings import KafkaSettings
+
+
+def make_consumer(settings: KafkaSettings) -> KafkaConsumer:
+    try:
+        return KafkaConsumer(
+            settings.input_topic,
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=settings.group_id,
+            client_id=f"{settings.client_id}-stream",
+            enable_auto_commit=False,
+            auto_offset_reset=settings.auto_offset_reset,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
+            max_poll_records=settings.max_batch_size,
+        )
+    except KafkaError as exc:
+        raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+
+
+def make_producer(settings: KafkaSettings, *, linger_ms: int = 5) -> KafkaProducer:
+    try:
+        return KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.client_id}-producer",
+            acks="all",
+            linger_ms=linger_ms,
+            retries=5,
+        )
+    except KafkaError as exc:
+        raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+
+
+def ensure_topics(settings: KafkaSettings, partitions: int = 1) -> None:
+    """Create the input, labels and DLQ topics if they do not exist yet."""
+    names = (settings.input_topic, settings.labels_topic, settings.dlq_topic)
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    except KafkaError as exc:
+        raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+    try:
+        missing = [name for name in names if name not in set(admin.list_topics())]
+        if missing:
+            admin.create_topics(
+                [
+                    NewTopic(name, num_partitions=partitions, replication_factor=1)
+                    for name in missing
+                ]
+            )
+    except TopicAlreadyExistsError:
+        pass  # another process created it between our list and create
+    finally:
+        admin.close()

@@ -1,0 +1,61 @@
+"""Hot swap: the stream worker asks the store for the active version between batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from sieve.core.errors import ModelNotFound, SieveError
+from sieve.models.classifier import FastClassifier, OnnxClassifier
+from sieve.store.repository import active_model_version, get_model_version
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[[Path], FastClassifier]
+
+
+class ActiveModel:
+    """Holds the active classifier; ``refresh`` loads a newly activated version."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        check_interval_s: float,
+        loader: Loader = OnnxClassifier.load,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._check_interval_s = check_interval_s
+        self._loader = loader
+        self._clock = clock
+        self._next_check = 0.0
+        self.classifier: FastClassifier | None = None
+
+    @property
+    def version(self) -> str | None:
+        return self.classifier.version if self.classifier is not None else None
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Swap in the active version if it changed; True when a swap happened."""
+        now = self._clock()
+        if not force and now < self._next_check:
+            return False
+        self._next_check = now + self._check_interval_s
+        wanted = active_model_version(self._engine)
+        if wanted is None or wanted == self.version:
+            return False
+        try:
+            record = get_model_version(self._engine, wanted)
+            classifier = self._loader(Path(record.path))
+        except (ModelNotFound, SieveError, OSError) as exc:
+            # Keep serving the version we have; the next check tries again.
+            logger.error("cannot load model version %s, keeping %s: %s", wanted, self.version, exc)
+            return False
+        logger.info("model version %s is active (was %s)", wanted, self.version)
+        self.classifier = classifier
+        return True

@@ -1,0 +1,178 @@
+"""`sieve stream`: the composition root that owns the poll loop.
+
+poll a batch → process it (decode, classify, route) → checkpoint (rows, escalations,
+events, offsets; see checkpoint.py) → between batches, swap in a newly activated model.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from sieve.core import metrics
+from sieve.core.errors import TransientError
+from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
+from sieve.workers.batch import BatchOutcome, process_batch
+from sieve.workers.checkpoint import Checkpoint
+from sieve.workers.model_watch import ActiveModel
+
+logger = logging.getLogger(__name__)
+
+INITIAL_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class RunStats:
+    consumed: int = 0
+    dead_lettered: int = 0
+    accepted: int = 0
+    escalated: int = 0
+    batches: int = 0
+    retries: int = 0
+    elapsed_s: float = 0.0
+    # From the first polled record to the last commit: throughput without the group join.
+    busy_s: float = 0.0
+
+
+class StreamWorker:
+    def __init__(
+        self,
+        *,
+        consumer: KafkaConsumer,
+        checkpoint: Checkpoint,
+        model: ActiveModel,
+        kafka: KafkaSettings,
+        routing: RoutingSettings,
+        limits: StreamSettings,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._consumer = consumer
+        self._checkpoint = checkpoint
+        self._model = model
+        self._kafka = kafka
+        self._routing = routing
+        self._limits = limits
+        self._sleep = sleep
+        self._stopping = False
+        self._backoff_s = INITIAL_BACKOFF_S
+        self.stats = RunStats()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit, and return from run()."""
+        self._stopping = True
+
+    def run(
+        self, *, max_messages: int | None = None, idle_timeout_s: float | None = None
+    ) -> RunStats:
+        started = last_record = time.monotonic()
+        first_record: float | None = None
+        self._model.refresh(force=True)
+        while not self._stopping:
+            remaining = None if max_messages is None else max_messages - self.stats.consumed
+            if remaining is not None and remaining <= 0:
+                break
+            batch = self._poll(remaining)
+            if not batch:
+                if idle_timeout_s is not None and time.monotonic() - last_record >= idle_timeout_s:
+                    logger.info("no message for %.1fs: stopping", idle_timeout_s)
+                    break
+                self._model.refresh()
+                continue
+            last_record = time.monotonic()
+            first_record = first_record or last_record
+            self._handle(batch)
+            self.stats.busy_s = time.monotonic() - first_record
+            self._model.refresh()
+        self.stats.elapsed_s = time.monotonic() - started
+        return self.stats
+
+    def _poll(self, remaining: int | None) -> list[ConsumerRecord]:
+        limit = (
+            self._kafka.max_batch_size
+            if remaining is None
+            else min(remaining, self._kafka.max_batch_size)
+        )
+        polled = self._consumer.poll(timeout_ms=self._kafka.poll_timeout_ms, max_records=limit)
+        return [record for records in polled.values() for record in records]
+
+    def _handle(self, batch: list[ConsumerRecord]) -> None:
+        """Process and commit one batch. On a transient error, rewind to the batch's first
+        offsets and back off: the next poll fetches it again, and polling keeps the
+        consumer in its group while the database or broker recovers."""
+        try:
+            with metrics.BATCH_SECONDS.time():
+                outcome = process_batch(batch, self._model.classifier, self._routing, self._limits)
+                self._checkpoint.complete(outcome, _next_offsets(batch))
+        except TransientError as exc:
+            self.stats.retries += 1
+            metrics.BATCH_RETRIES.inc()
+            self._rewind(batch)
+            if self._stopping:
+                logger.error("batch not committed; it will be redelivered: %s", exc)
+                return
+            logger.warning("batch failed, retrying in %.1fs: %s", self._backoff_s, exc)
+            self._sleep(self._backoff_s)
+            self._backoff_s = min(self._backoff_s * 2, MAX_BACKOFF_S)
+            return
+        self._backoff_s = INITIAL_BACKOFF_S
+        self._count(batch, outcome)
+
+    def _rewind(self, batch: list[ConsumerRecord]) -> None:
+        assigned = self._consumer.assignment()
+        for tp, offset in _first_offsets(batch).items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+
+    def _count(self, batch: list[ConsumerRecord], outcome: BatchOutcome) -> None:
+        self.stats.batches += 1
+        self.stats.consumed += len(batch)
+        self.stats.dead_lettered += len(outcome.dead_letters)
+        self.stats.escalated += len(outcome.escalations)
+        self.stats.accepted += len(outcome.predictions) - len(outcome.escalations)
+        metrics.MESSAGES_CONSUMED.inc(len(batch))
+        for letter in outcome.dead_letters:
+            metrics.MESSAGES_DEAD_LETTERED.labels(letter.reason).inc()
+        for row in outcome.predictions:
+            metrics.MESSAGES_ROUTED.labels(row.route, row.reason).inc()
+
+
+def _next_offsets(batch: list[ConsumerRecord]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for record in batch:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
+def _first_offsets(batch: list[ConsumerRecord]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for record in batch:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = min(offsets.get(tp, record.offset), record.offset)
+    return offsets
+
+
+def install_signal_handlers(worker: StreamWorker) -> None:
+    """First SIGTERM/SIGINT: finish the batch, commit, close. A second one: exit at once."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if worker.stopping:
+            logger.warning("second %s: exiting now", signal.Signals(signum).name)
+            raise SystemExit(128 + signum)
+        logger.info("%s: finishing the batch in hand, then stopping", signal.Signals(signum).name)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,66 @@
+"""`sieve train`: train a fast model from a labeled file, register it, activate it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from sieve.core.settings import Settings
+from sieve.models.dataset import read_label_set
+from sieve.models.registry import ArtefactInfo
+from sieve.models.training import TrainConfig, train_from_file
+from sieve.store.repository import (
+    ModelVersionRecord,
+    activate_model_version,
+    register_model_version,
+)
+from sieve.workers.runtime import open_registry, open_store
+
+
+def register(settings: Settings, info: ArtefactInfo, *, activate: bool, reason: str) -> None:
+    engine = open_store(settings)
+    try:
+        register_model_version(
+            engine,
+            ModelVersionRecord(
+                version=info.version,
+                family=info.meta.get("family", settings.models.family),
+                path=str(info.path.resolve()),
+                data_hash=info.meta["data_hash"],
+                metrics=info.meta.get("metrics", {}),
+            ),
+        )
+        if activate:
+            activate_model_version(engine, info.version, reason=reason)
+    finally:
+        engine.dispose()
+
+
+def train_and_register(args: argparse.Namespace, settings: Settings) -> int:
+    config = TrainConfig(seed=args.seed)
+    if args.epochs:
+        config = TrainConfig(seed=args.seed, epochs=args.epochs)
+    label_set = read_label_set(args.labels) if args.labels else None
+    with tqdm(desc="training", unit="epoch", disable=not sys.stderr.isatty()) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        info, metrics = train_from_file(
+            args.data,
+            open_registry(settings),
+            eval_path=args.eval,
+            config=config,
+            label_set=label_set,
+            progress=progress,
+        )
+    register(settings, info, activate=not args.no_activate, reason=f"trained on {args.data}")
+    print(f"model version {info.version} saved in {info.path}")
+    if metrics is not None:
+        print(f"accuracy on {args.eval}: {metrics.accuracy:.4f}  macro-F1: {metrics.macro_f1:.4f}")
+    print("active" if not args.no_activate else "registered, not active")
+    return 0

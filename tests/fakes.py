@@ -1,0 +1,39 @@
+"""Test doubles that implement Sieve's own Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+class FakeClassifier:
+    """A FastClassifier whose answer per text is scripted; unknown texts get ``default``."""
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        answers: Mapping[str, Sequence[float]] | None = None,
+        *,
+        version: str = "fake-1",
+        default: Sequence[float] | None = None,
+    ) -> None:
+        self.labels = tuple(labels)
+        self.version = version
+        self._answers = dict(answers or {})
+        uniform = [1.0 / len(self.labels)] * len(self.labels)
+        self._default = list(default) if default is not None else uniform
+        self.calls: list[list[str]] = []
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        rows = [self._answers.get(text, self._default) for text in texts]
+        return np.asarray(rows, dtype=np.float32)
+
+
+class FakeEscalationSink:
+    def __init__(self) -> None:
+        self.submitted: list = []
+
+    def submit(self, escalations: Sequence) -> None:
+        self.submitted.extend(escalations)
