@@ -31,6 +31,7 @@ lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check sieve tests
 	$(BIN)/ruff format --check sieve tests
 	$(BIN)/mypy sieve
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 demo: install ## stream Banking77 through the pipeline on embedded defaults
 	$(BIN)/sieve demo

@@ -97,8 +97,9 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
                 figures[name] = raw_loop(kafka, messages)
                 continue
             run_settings = settings.model_copy(update={"kafka": kafka})
-            info, _ = train_from_file(data, open_registry(run_settings), eval_path=None,
-                                      config=TrainConfig())
+            info, _ = train_from_file(
+                data, open_registry(run_settings), eval_path=None, config=TrainConfig()
+            )
             register(run_settings, info, activate=True, reason="bench")
             engine = open_store(run_settings)
             with stream_worker(run_settings, engine) as worker:
@@ -106,8 +107,11 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
             engine.dispose()
             figures[name] = stats.consumed / stats.busy_s
             backend = engine.url.get_backend_name()
-        print(f"stream benchmark: {messages} messages, batch ≤ {settings.kafka.max_batch_size}, "
-              f"store {backend}, embedded Tansu broker")
+        print(
+            f"stream benchmark: {messages} messages, batch ≤ {settings.kafka.max_batch_size}, "
+            f"store {backend}, embedded Tansu broker"
+        )
         print(f"  raw kafka-python consume+produce+commit : {figures['raw']:>10,.0f} msg/s")
         print(f"  sieve stream worker end to end          : {figures['sieve']:>10,.0f} msg/s")
-        print(f"  ratio                                   : {figures['sieve'] / figures['raw']:>10.2f}")
+        ratio = figures["sieve"] / figures["raw"]
+        print(f"  sieve / raw                             : {ratio:>10.2f}")

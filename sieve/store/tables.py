@@ -36,7 +36,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 NO_MODEL_VERSION = "none"
 
 
-def _created_at() -> Column:  # type: ignore[type-arg]
+def _created_at() -> Column[object]:
     return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 
@@ -78,7 +79,7 @@ class Checkpoint:
         except KafkaError as exc:
             raise TransientError(f"producing to Kafka failed: {exc}") from exc
 
-    def _dead_letter(self, letter: DeadLetter):  # type: ignore[no-untyped-def]
+    def _dead_letter(self, letter: DeadLetter) -> FutureRecordMetadata:
         record = letter.record
         headers = [
             ("sieve.reason", letter.reason.encode()),

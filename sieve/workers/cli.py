@@ -113,7 +113,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench == "classify":
         from sieve.bench import classify
 
-        classify.main(["--data", str(args.data)] + (["--model", str(args.model)] if args.model else []))
+        classify.main(
+            ["--data", str(args.data)] + (["--model", str(args.model)] if args.model else [])
+        )
         return 0
     from sieve.bench import stream
 

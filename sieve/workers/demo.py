@@ -51,7 +51,11 @@ def run_demo(settings: Settings, *, data_dir: Path, limit: int | None) -> int:
             }
         )
         settings = settings.model_copy(
-            update={"data_dir": demo_dir, "kafka": kafka, "database": settings.database.model_copy(update={"url": None})}
+            update={
+                "data_dir": demo_dir,
+                "kafka": kafka,
+                "database": settings.database.model_copy(update={"url": None}),
+            }
         )
         print(f"1/3 training the fast model on {train_file} ...", flush=True)
         started = time.monotonic()
@@ -60,7 +64,9 @@ def run_demo(settings: Settings, *, data_dir: Path, limit: int | None) -> int:
         )
         register(settings, info, activate=True, reason="demo")
         accuracy = metrics.accuracy if metrics else float("nan")
-        print(f"    {info.version}: test accuracy {accuracy:.4f} in {time.monotonic() - started:.1f}s")
+        print(
+            f"    {info.version}: test accuracy {accuracy:.4f} in {time.monotonic() - started:.1f}s"
+        )
 
         print(f"2/3 producing {len(test)} test messages + {len(MALFORMED)} malformed ones ...")
         ensure_topics(kafka)

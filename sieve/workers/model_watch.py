@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from sieve.core import metrics
 from sieve.core.errors import ModelNotFound, SieveError
 from sieve.models.classifier import FastClassifier, OnnxClassifier
 from sieve.store.repository import active_model_version, get_model_version
@@ -58,4 +59,6 @@ class ActiveModel:
             return False
         logger.info("model version %s is active (was %s)", wanted, self.version)
         self.classifier = classifier
+        metrics.ACTIVE_MODEL.clear()
+        metrics.ACTIVE_MODEL.labels(wanted).set(1)
         return True

@@ -32,7 +32,9 @@ def open_store(settings: Settings) -> Engine:
     else:
         have, want = migrate.current(url), migrate.head()
         if have != want:
-            raise ConfigError(f"database schema is at {have}, code expects {want}: run `sieve migrate`")
+            raise ConfigError(
+                f"database schema is at {have}, code expects {want}: run `sieve migrate`"
+            )
     return make_engine(url, echo=settings.database.echo)
 
 

@@ -32,8 +32,13 @@ def engine(store_url):
 
 
 def _batch(n: int, version: str = "v1", label: str = "a"):
-    msgs = [MessageRecord(id=f"m{i}", text=f"text {i}", topic="t", partition=0, offset=i) for i in range(n)]
-    rows = [PredictionRecord(f"m{i}", version, label, 0.9, 0.5, "accept", "confident") for i in range(n)]
+    msgs = [
+        MessageRecord(id=f"m{i}", text=f"text {i}", topic="t", partition=0, offset=i)
+        for i in range(n)
+    ]
+    rows = [
+        PredictionRecord(f"m{i}", version, label, 0.9, 0.5, "accept", "confident") for i in range(n)
+    ]
     return msgs, rows
 
 
@@ -81,7 +86,8 @@ def test_activation_history_and_unknown_version(engine):
     assert active_model_version(engine) is None
     for version in ("v1", "v2"):
         register_model_version(
-            engine, ModelVersionRecord(version, "ngram", f"/models/{version}", "h", {"accuracy": 0.9})
+            engine,
+            ModelVersionRecord(version, "ngram", f"/models/{version}", "h", {"accuracy": 0.9}),
         )
     activate_model_version(engine, "v1", reason="first")
     activate_model_version(engine, "v2", reason="better")

@@ -1,0 +1,103 @@
+"""Fixtures over real services: the embedded Kafka-protocol broker, PostgreSQL, trained models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from sieve.core.settings import KafkaSettings, Settings
+from sieve.models.registry import ArtefactInfo, ModelRegistry
+from sieve.models.training import TrainConfig, train_from_file
+from sieve.store.engine import make_engine
+from sieve.store.repository import (
+    ModelVersionRecord,
+    activate_model_version,
+    register_model_version,
+)
+from sieve.workers.embedded_broker import EmbeddedBroker
+from tests.conftest import BANKING77
+
+# Test-friendly group timeouts: a join against Tansu takes about half the session timeout.
+FAST_GROUP = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 1_000, "poll_timeout_ms": 5_000}
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture
+def kafka_settings(broker: EmbeddedBroker) -> KafkaSettings:
+    """Fresh topics and consumer group for one test."""
+    run = uuid.uuid4().hex[:10]
+    return KafkaSettings(
+        bootstrap_servers=broker.bootstrap_servers,
+        input_topic=f"feedback-{run}",
+        labels_topic=f"feedback-{run}.labels",
+        dlq_topic=f"feedback-{run}.dlq",
+        group_id=f"sieve-{run}",
+        **FAST_GROUP,
+    )
+
+
+@pytest.fixture
+def settings(kafka_settings: KafkaSettings, postgres_url: str, tmp_path: Path) -> Settings:
+    from sieve.store.migrate import upgrade
+
+    upgrade(postgres_url)
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        kafka=kafka_settings,
+        database={"url": postgres_url},
+    )
+
+
+@pytest.fixture(scope="session")
+def model_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], ArtefactInfo]:
+    """Train (once per seed and session) a Banking77 model with a short schedule."""
+    registry = ModelRegistry(tmp_path_factory.mktemp("models"))
+    trained: dict[int, ArtefactInfo] = {}
+
+    def make(seed: int = 0) -> ArtefactInfo:
+        if seed not in trained:
+            trained[seed], _ = train_from_file(
+                BANKING77 / "train.jsonl", registry, eval_path=None, config=TrainConfig(seed=seed)
+            )
+        return trained[seed]
+
+    return make
+
+
+def activate(database_url: str, info: ArtefactInfo, reason: str = "test") -> None:
+    engine = make_engine(database_url)
+    try:
+        register_model_version(
+            engine,
+            ModelVersionRecord(info.version, "ngram", str(info.path), info.meta["data_hash"], {}),
+        )
+        activate_model_version(engine, info.version, reason=reason)
+    finally:
+        engine.dispose()
+
+
+def read_topic(kafka: KafkaSettings, topic: str) -> list:
+    """Every record of a one-partition topic, from the beginning to its current end."""
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        records: list = []
+        while consumer.position(tp) < end:
+            for batch in consumer.poll(timeout_ms=2_000).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close(autocommit=False)

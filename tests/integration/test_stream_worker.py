@@ -1,0 +1,104 @@
+"""The stream worker in-process against the real broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import select
+
+from sieve.core.events import LabelEvent
+from sieve.store.engine import make_engine
+from sieve.store.tables import escalations, predictions
+from sieve.workers.kafka_clients import ensure_topics, make_producer
+from sieve.workers.produce import produce_lines, read_lines
+from sieve.workers.runtime import stream_worker
+from tests.conftest import BANKING77
+from tests.integration.conftest import activate, read_topic
+
+
+def _produce(kafka, lines: list[bytes]) -> None:
+    ensure_topics(kafka)
+    producer = make_producer(kafka)
+    produce_lines(producer, kafka.input_topic, lines)
+    producer.close()
+
+
+def _rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(
+            select(predictions.c.message_id, predictions.c.model_version, predictions.c.route)
+        ).all()
+
+
+def test_batch_is_stored_announced_and_committed(settings, model_factory):
+    activate(settings.database_url, model_factory(0))
+    good = read_lines(BANKING77 / "test.jsonl")[:300]
+    bad = [b"{broken", b'{"id": "x", "text": ""}']
+    _produce(settings.kafka, good + bad)
+    engine = make_engine(settings.database_url)
+    with stream_worker(settings, engine) as worker:
+        stats = worker.run(max_messages=302, idle_timeout_s=30)
+    assert (stats.consumed, stats.dead_lettered) == (302, 2)
+
+    rows = _rows(engine)
+    assert len(rows) == 300 == len({row.message_id for row in rows})
+    assert {row.model_version for row in rows} == {model_factory(0).version}
+    with engine.connect() as conn:
+        escalated = set(conn.execute(select(escalations.c.message_id)).scalars())
+    assert escalated == {row.message_id for row in rows if row.route == "escalate"}
+
+    events = [
+        LabelEvent.decode(r.value) for r in read_topic(settings.kafka, settings.kafka.labels_topic)
+    ]
+    assert {e.id for e in events} == {row.message_id for row in rows}
+    assert all(
+        e.final == (dict((r.message_id, r.route) for r in rows)[e.id] == "accept") for e in events
+    )
+
+    dlq = read_topic(settings.kafka, settings.kafka.dlq_topic)
+    assert [r.value for r in dlq] == bad
+    assert [dict(r.headers)["sieve.reason"] for r in dlq] == [b"not_json", b"empty_text"]
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, group_id=settings.kafka.group_id
+    )
+    tp = TopicPartition(settings.kafka.input_topic, 0)
+    assert consumer.committed(tp) == 302  # every offset committed, none beyond
+    consumer.close(autocommit=False)
+    engine.dispose()
+
+
+def test_new_active_version_is_picked_up_between_batches(settings, model_factory):
+    first, second = model_factory(0), model_factory(1)
+    activate(settings.database_url, first)
+    fast_reload = settings.models.model_copy(update={"reload_check_interval_s": 0.0})
+    settings = settings.model_copy(update={"models": fast_reload})
+    lines = read_lines(BANKING77 / "test.jsonl")
+    engine = make_engine(settings.database_url)
+    with stream_worker(settings, engine) as worker:
+        runner = threading.Thread(
+            target=worker.run, kwargs={"max_messages": 400, "idle_timeout_s": 60}
+        )
+        runner.start()
+        _produce(settings.kafka, lines[:200])
+        _wait_for(lambda: len(_rows(engine)) >= 200)
+        activate(settings.database_url, second, reason="newer")
+        _produce(settings.kafka, lines[200:400])
+        runner.join(timeout=120)
+        assert not runner.is_alive()
+    versions = {json.loads(line)["id"]: None for line in lines[:400]}
+    for row in _rows(engine):
+        versions[row.message_id] = row.model_version
+    assert {versions[json.loads(line)["id"]] for line in lines[:200]} == {first.version}
+    assert {versions[json.loads(line)["id"]] for line in lines[200:400]} == {second.version}
+    engine.dispose()
+
+
+def _wait_for(condition, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)

@@ -1,0 +1,70 @@
+from pathlib import Path
+
+from sieve.store.engine import make_engine
+from sieve.store.migrate import upgrade
+from sieve.store.repository import (
+    ModelVersionRecord,
+    activate_model_version,
+    register_model_version,
+)
+from sieve.workers.model_watch import ActiveModel
+from tests.fakes import FakeClassifier
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _register(engine, version: str, path: str) -> None:
+    register_model_version(engine, ModelVersionRecord(version, "ngram", path, "hash", {}))
+
+
+def test_swaps_only_when_the_active_version_changes(sqlite_url):
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    loaded: list[Path] = []
+
+    def loader(path: Path) -> FakeClassifier:
+        loaded.append(path)
+        return FakeClassifier(["a"], version=path.name)
+
+    clock = Clock()
+    model = ActiveModel(engine, check_interval_s=5.0, loader=loader, clock=clock)
+    assert model.refresh(force=True) is False and model.classifier is None
+
+    _register(engine, "v1", "/models/v1")
+    _register(engine, "v2", "/models/v2")
+    activate_model_version(engine, "v1", reason="test")
+    assert model.refresh(force=True) is True and model.version == "v1"
+
+    activate_model_version(engine, "v2", reason="test")
+    clock.now = 4.9
+    assert model.refresh() is False and model.version == "v1"  # not yet time to check
+    clock.now = 5.0
+    assert model.refresh() is True and model.version == "v2"
+    clock.now = 10.0
+    assert model.refresh() is False  # unchanged: no reload
+    assert loaded == [Path("/models/v1"), Path("/models/v2")]
+
+
+def test_keeps_serving_when_the_new_artefact_cannot_load(sqlite_url):
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+
+    def loader(path: Path) -> FakeClassifier:
+        if path.name == "broken":
+            raise OSError("no such file")
+        return FakeClassifier(["a"], version=path.name)
+
+    model = ActiveModel(engine, check_interval_s=0.0, loader=loader)
+    _register(engine, "good", "/models/good")
+    _register(engine, "broken", "/models/broken")
+    activate_model_version(engine, "good", reason="test")
+    model.refresh()
+    activate_model_version(engine, "broken", reason="test")
+    assert model.refresh() is False
+    assert model.version == "good"
