@@ -1,0 +1,297 @@
+"""The LLM labeler: one OpenAI-compatible chat call per text, validated against the label set.
+
+Works with any endpoint that speaks the chat completions API (OpenAI, vLLM, Ollama,
+llama.cpp server, the teacher simulator). The SDK's own retries are off: retrying is the
+caller's decision (a Celery task with a countdown from ``backoff_s``), so every call
+made here is visible and counted. Errors are translated at this boundary, by exception
+type and status code only:
+
+- 408, 409, 429, 5xx, timeouts, connection errors → ``TransientLLMError`` (with
+  ``retry_after_s`` from the ``Retry-After`` / ``retry-after-ms`` header when present);
+- every other status (400, 401, 403, 404, 422, ...) → ``PermanentLLMError``;
+- an answer outside the label set → one corrective retry in the same conversation,
+  then ``LabelOutsideSet`` (permanent).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, cast
+
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+
+from sieve.core.errors import ConfigError, PermanentError, TransientError
+from sieve.core.settings import LLMSettings
+from sieve.labeler.answer import LLMAnswer
+from sieve.labeler.parsing import LabelOutsideSet, parse_answer
+from sieve.labeler.prompts import ChatMessage, PromptTemplate
+
+logger = logging.getLogger(__name__)
+
+# The openai SDK refuses an empty key; local servers (Ollama, vLLM, the simulator) need none.
+_NO_KEY = "no-key"
+_TRANSIENT_STATUS = frozenset({408, 409, 429})
+
+
+class LLMFailure(StrEnum):
+    """Why a call failed: the outcome label for logs and metrics."""
+
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    REJECTED = "rejected"
+    BAD_RESPONSE = "bad_response"
+
+
+class TransientLLMError(TransientError):
+    """Worth retrying after ``backoff_s(attempt, ..., retry_after_s=self.retry_after_s)``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failure: LLMFailure,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
+
+
+class PermanentLLMError(PermanentError):
+    """The endpoint refused the request as such (bad request, auth, unknown model)."""
+
+    def __init__(
+        self, message: str, *, failure: LLMFailure, status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class LLMParams:
+    """Request parameters that change the answer: part of the cache key."""
+
+    temperature: float = 0.0
+    max_tokens: int | None = 512
+    # Ask for response_format={"type": "json_object"}; some endpoints reject it (400).
+    json_mode: bool = True
+    seed: int | None = None
+
+    def canonical_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+
+class LLMClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeout_s: float,
+        params: LLMParams | None = None,
+        corrective_retries: int = 1,
+    ) -> None:
+        if corrective_retries < 0:
+            raise ConfigError("corrective_retries must be >= 0")
+        self.model = model
+        self.params = params or LLMParams()
+        self.corrective_retries = corrective_retries
+        self._openai = openai.OpenAI(
+            base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout_s, max_retries=0
+        )
+
+    @classmethod
+    def from_settings(cls, llm: LLMSettings, params: LLMParams | None = None) -> LLMClient:
+        return cls(
+            base_url=llm.base_url,
+            api_key=llm.api_key.get_secret_value(),
+            model=llm.model,
+            timeout_s=llm.timeout_s,
+            params=params,
+        )
+
+    def close(self) -> None:
+        self._openai.close()
+
+    def label(
+        self,
+        text: str,
+        prompt: PromptTemplate,
+        labels: Sequence[str],
+        params: LLMParams | None = None,
+    ) -> LLMAnswer:
+        """The label of ``text``; raises TransientLLMError, PermanentLLMError, LabelOutsideSet."""
+        params = params or self.params
+        messages = prompt.render(text, labels)
+        started = time.perf_counter()
+        tokens_in = tokens_out = 0
+        for call in range(1, self.corrective_retries + 2):
+            completion = self._complete(messages, params)
+            raw, usage_in, usage_out, response_model = _read(completion)
+            tokens_in, tokens_out = tokens_in + usage_in, tokens_out + usage_out
+            try:
+                parsed = parse_answer(raw, labels)
+            except LabelOutsideSet as exc:
+                logger.warning(
+                    "%s answer %d of %d outside the label set: %s",
+                    prompt.version_id,
+                    call,
+                    self.corrective_retries + 1,
+                    exc.reason,
+                )
+                failure = exc
+                messages = [*messages, *_corrective_turn(raw, exc.reason, labels)]
+                continue
+            return LLMAnswer(
+                label=parsed.label,
+                rationale=parsed.rationale,
+                raw_answer=raw,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                model=self.model,
+                prompt_version=prompt.version_id,
+                response_model=response_model,
+                calls=call,
+            )
+        raise LabelOutsideSet(
+            failure.reason, failure.raw_answer, tokens_in=tokens_in, tokens_out=tokens_out
+        ) from failure
+
+    def _complete(self, messages: list[ChatMessage], params: LLMParams) -> ChatCompletion:
+        options: dict[str, Any] = {"temperature": params.temperature}
+        if params.max_tokens is not None:
+            options["max_tokens"] = params.max_tokens
+        if params.seed is not None:
+            options["seed"] = params.seed
+        if params.json_mode:
+            options["response_format"] = {"type": "json_object"}
+        try:
+            return self._openai.chat.completions.create(
+                model=self.model,
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                **options,
+            )
+        except openai.APIStatusError as exc:
+            raise _status_error(exc) from exc
+        except openai.APITimeoutError as exc:  # before its base class, APIConnectionError
+            raise TransientLLMError("LLM call timed out", failure=LLMFailure.TIMEOUT) from exc
+        except openai.APIConnectionError as exc:
+            raise TransientLLMError(
+                "cannot reach the LLM endpoint", failure=LLMFailure.CONNECTION
+            ) from exc
+        except openai.APIError as exc:  # e.g. a response body that is not a completion
+            raise PermanentLLMError(
+                f"unusable LLM response: {type(exc).__name__}", failure=LLMFailure.BAD_RESPONSE
+            ) from exc
+
+
+def _read(completion: ChatCompletion) -> tuple[str, int, int, str]:
+    """(answer text, tokens in, tokens out, model that answered) of a completion."""
+    if not completion.choices:
+        raise PermanentLLMError("LLM response has no choices", failure=LLMFailure.BAD_RESPONSE)
+    choice = completion.choices[0]
+    if choice.finish_reason == "length":
+        logger.warning("LLM answer cut off at max_tokens")
+    usage = completion.usage
+    tokens_in = usage.prompt_tokens if usage else 0
+    tokens_out = usage.completion_tokens if usage else 0
+    return choice.message.content or "", tokens_in, tokens_out, completion.model or ""
+
+
+def _corrective_turn(raw: str, reason: str, labels: Sequence[str]) -> list[ChatMessage]:
+    allowed = ", ".join(labels)
+    correction = (
+        f"Your answer is not valid ({reason}). Answer again with one JSON object "
+        '{"label": "...", "rationale": "..."} and nothing else, where label is exactly one '
+        f"of: {allowed}"
+    )
+    return [{"role": "assistant", "content": raw}, {"role": "user", "content": correction}]
+
+
+def _status_error(exc: openai.APIStatusError) -> TransientLLMError | PermanentLLMError:
+    status = exc.status_code
+    detail = _error_detail(exc.body)
+    if status in _TRANSIENT_STATUS or status >= 500:
+        failure = LLMFailure.RATE_LIMITED if status == 429 else LLMFailure.SERVER_ERROR
+        retry_after_s = retry_after_from_headers(exc.response.headers)
+        return TransientLLMError(
+            f"LLM endpoint answered {status}{detail}",
+            failure=failure,
+            status_code=status,
+            retry_after_s=retry_after_s,
+        )
+    return PermanentLLMError(
+        f"LLM endpoint refused the request with {status}{detail}",
+        failure=LLMFailure.REJECTED,
+        status_code=status,
+    )
+
+
+def _error_detail(body: object) -> str:
+    """The endpoint's own error message from the structured body, for humans only."""
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
+        return f": {body['message'][:200]}"
+    return ""
+
+
+def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` (seconds or HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        logger.debug("ignoring an unreadable Retry-After header: %r", value)
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def backoff_s(
+    attempt: int,
+    base_s: float = 1.0,
+    cap_s: float = 60.0,
+    retry_after_s: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Delay before retry number ``attempt`` (0 = the first retry).
+
+    Exponential with full jitter: uniform in [0, min(cap_s, base_s * 2**attempt)]. When the
+    endpoint sent Retry-After, never less than that, even above the cap: the endpoint knows
+    when it will take requests again, and calling earlier only buys another 429.
+    """
+    if attempt < 0:
+        raise ValueError("attempt must be >= 0")
+    ceiling_s = min(cap_s, base_s * 2.0 ** min(attempt, 64))
+    delay_s = (rng or random).uniform(0.0, ceiling_s)
+    if retry_after_s is not None:
+        delay_s = max(delay_s, retry_after_s)
+    return delay_s
