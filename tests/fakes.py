@@ -37,3 +37,20 @@ class FakeEscalationSink:
 
     def submit(self, escalations: Sequence) -> None:
         self.submitted.extend(escalations)
+
+
+class FlakyEscalationSink(FakeEscalationSink):
+    """Fails the first ``failures`` submissions with a TransientError, then accepts."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
+
+    def submit(self, escalations: Sequence) -> None:
+        from sieve.core.errors import TransientError
+
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise TransientError("escalation sink unavailable")
+        super().submit(escalations)

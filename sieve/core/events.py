@@ -22,6 +22,9 @@ class LabelEvent:
     final: bool
     model_version: str | None
     prompt_version: str | None = None
+    # Final LLM labels only: whether it differs from the fast model's provisional label.
+    correction: bool | None = None
+    provisional_label: str | None = None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()

@@ -7,7 +7,7 @@ section and field, e.g. ``SIEVE_KAFKA__BOOTSTRAP_SERVERS=broker:9092``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,8 @@ class DatabaseSettings(_Section):
 
 class RedisSettings(_Section):
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # Every key Sieve writes (answer cache, enqueue markers, locks) starts with this.
+    key_prefix: str = "sieve:"
 
 
 class LLMSettings(_Section):
@@ -58,6 +60,43 @@ class LLMSettings(_Section):
     api_key: SecretStr = SecretStr("")
     model: str = "teacher-sim"
     timeout_s: float = Field(30.0, gt=0)
+    # Prompt template (sieve/labeler/prompts/<prompt>.yaml); its version is stored per label.
+    prompt: str = "classify-zero-shot"
+    json_mode: bool = True  # response_format=json_object; turn off for endpoints without it
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(512, ge=1)
+    seed: int | None = None
+    corrective_retries: int = Field(1, ge=0, le=3)
+    # Transient failures (429, 5xx, timeouts): exponential back-off with jitter, capped.
+    retry_base_s: float = Field(1.0, gt=0)
+    retry_cap_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    cache_ttl_s: int | None = Field(None, ge=1)  # None: answers never expire
+    # USD per 1M tokens, {"model": [input, output]}; merged over the built-in table.
+    prices_usd_per_1m: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+
+class CelerySettings(_Section):
+    """The task queue that carries escalations to the LLM (broker: SIEVE_REDIS__URL)."""
+
+    queue: str = "sieve"
+    concurrency: int = Field(2, ge=1)
+    prefetch_multiplier: int = Field(1, ge=1)
+    soft_time_limit_s: float = Field(120.0, gt=0)
+    time_limit_s: float = Field(150.0, gt=0)
+    # Must exceed the worst task time plus every retry countdown, or Redis redelivers a
+    # task that is still running and the LLM is paid twice (celery #5935, #5306).
+    visibility_timeout_s: int = Field(3_600, ge=60)
+    # Pending escalations older than this are re-enqueued by the drain.
+    drain_after_s: float = Field(60.0, ge=0)
+
+    @model_validator(mode="after")
+    def _limits_are_ordered(self) -> CelerySettings:
+        if self.soft_time_limit_s >= self.time_limit_s:
+            raise ValueError("soft_time_limit_s must be lower than time_limit_s")
+        if self.visibility_timeout_s <= self.time_limit_s:
+            raise ValueError("visibility_timeout_s must exceed time_limit_s")
+        return self
 
 
 class ModelsSettings(_Section):
@@ -82,6 +121,9 @@ class StreamSettings(_Section):
     max_message_bytes: int = Field(65_536, ge=64)
     max_text_chars: int = Field(10_000, ge=1)
     max_id_chars: int = Field(256, ge=1)
+    # "celery": escalations become label_with_llm tasks; "store": recorded only, drained
+    # into tasks later (for a stream worker that runs without the task queue).
+    escalation_sink: Literal["celery", "store"] = "celery"
 
 
 class AdminSettings(_Section):
@@ -101,11 +143,14 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = DEFAULT_DATA_DIR
+    # The fixed label set, one label per line: what the LLM may answer.
+    labels_file: Path = Path("data/banking77/labels.txt")
     log_level: str = "INFO"
     kafka: KafkaSettings = KafkaSettings()
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     llm: LLMSettings = LLMSettings()
+    celery: CelerySettings = CelerySettings()
     models: ModelsSettings = ModelsSettings()
     routing: RoutingSettings = RoutingSettings()
     stream: StreamSettings = StreamSettings()

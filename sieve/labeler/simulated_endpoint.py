@@ -120,6 +120,11 @@ class SimulatedEndpoint:
         self.stopping = threading.Event()
         self._attempts: Counter[str] = Counter()
         self._attempts_lock = threading.Lock()
+        # hold()/release(): park incoming requests, e.g. while a test kills a client.
+        self._open = threading.Event()
+        self._open.set()
+        self._refuse_held = False
+        self._held = 0
 
     def reset(self) -> None:
         """Zero the counters and the per-text attempt numbers (faults replay from the start)."""
@@ -127,7 +132,37 @@ class SimulatedEndpoint:
             self._attempts.clear()
         self.stats.reset()
 
+    def hold(self) -> None:
+        """Park every request that arrives from now on until release()."""
+        self._refuse_held = False
+        self._open.clear()
+
+    def release(self, *, refuse_held: bool) -> None:
+        """Let parked requests through, or answer them 503 (not paid) with ``refuse_held``."""
+        self._refuse_held = refuse_held
+        self._open.set()
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+    def _wait_if_held(self) -> Reply | None:
+        if self._open.is_set():
+            return None
+        with self._attempts_lock:
+            self._held += 1
+        self._open.wait()
+        with self._attempts_lock:
+            self._held -= 1
+        if not self._refuse_held:
+            return None
+        self.stats.record("server_error")
+        return _error(503, "The server was held and refused the request.", "server")
+
     def complete(self, body: Any, authorization: str | None) -> Reply:
+        held = self._wait_if_held()
+        if held is not None:
+            return held
         refusal = self._refusal(body, authorization)
         if refusal is not None:
             self.stats.record("rejected")

@@ -138,6 +138,12 @@ class SimulatorServer:
     def stats(self) -> dict[str, Any]:
         return self.endpoint.stats.snapshot()
 
+    def hold(self) -> None:
+        self.endpoint.hold()
+
+    def release(self, *, refuse_held: bool) -> None:
+        self.endpoint.release(refuse_held=refuse_held)
+
     def reset_stats(self) -> None:
         self.endpoint.reset()
 

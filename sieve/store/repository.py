@@ -111,6 +111,14 @@ def save_predictions(
         raise _transient(exc) from exc
 
 
+def save_messages(engine: Engine, batch: Sequence[MessageRecord]) -> None:
+    try:
+        with engine.begin() as conn:
+            upsert(conn, messages, [asdict(record) for record in batch])
+    except (OperationalError, DBInterfaceError) as exc:
+        raise _transient(exc) from exc
+
+
 def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
     try:
         with engine.begin() as conn:

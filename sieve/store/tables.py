@@ -120,6 +120,9 @@ labels = Table(
     Column("tokens_out", Integer),
     Column("cost_usd", Float),
     Column("latency_ms", Float),
+    Column("cached", Boolean, nullable=False, server_default="0"),
+    # Set once the final label event is on the labels topic.
+    Column("announced_at", DateTime(timezone=True)),
     _created_at(),
     UniqueConstraint("message_id", "source", "prompt_version", "llm_model"),
 )

@@ -123,6 +123,43 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.celery_app import app
+
+    concurrency = args.concurrency or settings.celery.concurrency
+    argv = ["worker", f"--concurrency={concurrency}", "-Q", settings.celery.queue]
+    argv += [f"--loglevel={args.log_level or settings.log_level}", "--without-gossip"]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.celery_app import app
+
+    schedule = settings.data_dir / "celerybeat-schedule"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", f"--loglevel={args.log_level or settings.log_level}", "-s", str(schedule)])
+    return 0
+
+
+def cmd_teacher_sim(args: argparse.Namespace, _settings: Settings) -> int:
+    from sieve.labeler.simulator import run_from_args
+
+    return run_from_args(args)
+
+
+def cmd_label_file(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.jobs import label_file
+
+    return label_file(settings, args.file, chunk_size=args.chunk_size)
+
+
+def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.jobs import requeue
+
+    return requeue(settings, failed=not args.pending_only)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.demo import run_demo
 
@@ -143,7 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("stream", help="run the stream worker (Kafka -> model -> store)")
     sub.add_argument("--max-messages", type=_positive_int, help="stop after this many records")
-    sub.add_argument("--idle-timeout-s", type=_positive_float, help="stop after this long idle")
+    sub.add_argument(
+        "--idle-timeout-s",
+        type=_positive_float,
+        help="stop after this many seconds without a message (counted once assigned)",
+    )
     sub.set_defaults(handler=cmd_stream)
 
     sub = commands.add_parser("produce", help="publish a JSON Lines file to a topic, keyed by id")
@@ -175,6 +216,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
     sub.add_argument("--messages", type=_positive_int, default=10_000, help="stream: messages")
     sub.set_defaults(handler=cmd_bench)
+
+    sub = commands.add_parser("worker", help="run a Celery worker (LLM labeling tasks)")
+    sub.add_argument("--concurrency", type=_positive_int, help="worker processes")
+    sub.set_defaults(handler=cmd_worker)
+
+    sub = commands.add_parser("beat", help="run the Celery beat scheduler (run exactly one)")
+    sub.set_defaults(handler=cmd_beat)
+
+    sub = commands.add_parser(
+        "teacher-sim", help="an OpenAI-compatible LLM stand-in answering from a labeled file"
+    )
+    from sieve.labeler.simulator import add_arguments
+
+    add_arguments(sub)
+    sub.set_defaults(handler=cmd_teacher_sim)
+
+    sub = commands.add_parser("label-file", help="enqueue LLM labeling of a JSON Lines backlog")
+    sub.add_argument("file", type=_existing_file, metavar="FILE.jsonl")
+    sub.add_argument("--chunk-size", type=_positive_int, default=500, help="rows per chunk")
+    sub.set_defaults(handler=cmd_label_file)
+
+    sub = commands.add_parser("requeue", help="re-enqueue failed LLM labels and stuck escalations")
+    sub.add_argument("--pending-only", action="store_true", help="only escalations never enqueued")
+    sub.set_defaults(handler=cmd_requeue)
 
     sub = commands.add_parser("demo", help="run the pipeline end to end on embedded defaults")
     sub.add_argument("--data-dir", type=Path, default=Path("data/banking77"))

@@ -11,9 +11,11 @@ import json
 import shutil
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
@@ -21,9 +23,11 @@ from sieve.models.dataset import read_labeled_jsonl
 from sieve.models.training import TrainConfig, train_from_file
 from sieve.store.tables import predictions
 from sieve.workers.embedded_broker import EmbeddedBroker
+from sieve.workers.escalation import StoreEscalationSink
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines
 from sieve.workers.runtime import open_registry, open_store, stream_worker
+from sieve.workers.stream import RunStats
 from sieve.workers.training_cli import register
 
 MALFORMED = [
@@ -77,7 +81,7 @@ def run_demo(settings: Settings, *, data_dir: Path, limit: int | None) -> int:
 
         print("3/3 streaming through the worker (embedded Tansu broker, SQLite store) ...")
         engine = open_store(settings)
-        with stream_worker(settings, engine) as worker:
+        with stream_worker(settings, engine, StoreEscalationSink(engine)) as worker:
             stats = worker.run(max_messages=len(lines) + len(MALFORMED), idle_timeout_s=60)
         with engine.connect() as conn:
             rows = conn.execute(
@@ -88,7 +92,7 @@ def run_demo(settings: Settings, *, data_dir: Path, limit: int | None) -> int:
     return 0
 
 
-def _report(rows, gold: dict[str, str], stats) -> None:  # type: ignore[no-untyped-def]
+def _report(rows: Sequence[Row[Any, Any, Any]], gold: dict[str, str], stats: RunStats) -> None:
     routes = Counter(row.route for row in rows)
     kept = [row for row in rows if row.route == "accept"]
     kept_right = sum(row.label == gold.get(row.message_id) for row in kept)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+import redis
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import Engine
 
+from sieve.core.errors import TransientError
+from sieve.store.labels import set_escalation_status, stale_escalations
 from sieve.store.repository import EscalationRecord, save_escalations
+
+logger = logging.getLogger(__name__)
+
+ENQUEUED_MARKER_TTL_S = 7 * 24 * 3600
 
 
 class EscalationSink(Protocol):
@@ -16,10 +25,63 @@ class EscalationSink(Protocol):
 
 
 class StoreEscalationSink:
-    """Records escalations as `pending` rows; the LLM path drains them into tasks."""
+    """Records escalations as `pending` rows; CeleryEscalationSink.drain enqueues them."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     def submit(self, escalations: Sequence[EscalationRecord]) -> None:
         save_escalations(self._engine, escalations)
+
+
+class CeleryEscalationSink:
+    """Records escalations, then enqueues one `label_with_llm` task per message.
+
+    The task id is derived from (message id, prompt version), and a Redis marker set with
+    NX makes a redelivered message enqueue nothing: Celery itself does not deduplicate
+    task ids. The task is idempotent as well, so a duplicate that slips through (the drain
+    re-enqueues after a crash between marker and publish) costs no second LLM call.
+    """
+
+    def __init__(
+        self, engine: Engine, redis_client: redis.Redis, prompt_version: str, key_prefix: str
+    ) -> None:
+        self._engine = engine
+        self._redis = redis_client
+        self._prompt_version = prompt_version
+        self._key_prefix = key_prefix
+
+    def submit(self, escalations: Sequence[EscalationRecord]) -> None:
+        save_escalations(self._engine, escalations)
+        self.enqueue([row.message_id for row in escalations])
+
+    def enqueue(self, message_ids: Sequence[str], *, force: bool = False) -> int:
+        """Publish a task per message not enqueued before (every one with ``force``)."""
+        try:
+            for message_id in message_ids:
+                self._enqueue_one(message_id, force=force)
+        except (redis.RedisError, KombuOperationalError) as exc:
+            raise TransientError(f"cannot enqueue escalations: {exc}") from exc
+        set_escalation_status(self._engine, message_ids, "enqueued")
+        return len(message_ids)
+
+    def _enqueue_one(self, message_id: str, *, force: bool) -> None:
+        from sieve.workers.tasks import label_with_llm
+
+        task_id = f"label:{message_id}:{self._prompt_version}"
+        marker = f"{self._key_prefix}enqueued:{task_id}"
+        fresh = bool(self._redis.set(marker, 1, nx=True, ex=ENQUEUED_MARKER_TTL_S))
+        if not (fresh or force):
+            return
+        try:
+            label_with_llm.apply_async(args=[message_id], task_id=task_id)
+        except KombuOperationalError:
+            if fresh:  # not published: let the redelivered batch try again
+                self._redis.delete(marker)
+            raise
+
+    def drain(self, older_than_s: float) -> int:
+        stale = stale_escalations(self._engine, older_than_s)
+        if stale:
+            logger.info("draining %d pending escalations into tasks", len(stale))
+        return self.enqueue(stale, force=True)

@@ -6,17 +6,28 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from sieve.core.errors import ConfigError
 from sieve.core.settings import Settings
+from sieve.labeler.cache import RedisAnswerCache
+from sieve.labeler.client import LLMClient, LLMParams
+from sieve.labeler.cost import DEFAULT_PRICES, parse_prices
+from sieve.labeler.prompts import load_prompt
+from sieve.models.dataset import read_label_set
 from sieve.models.registry import ModelRegistry
 from sieve.store import migrate
 from sieve.store.engine import make_engine
 from sieve.workers.checkpoint import Checkpoint
-from sieve.workers.escalation import EscalationSink, StoreEscalationSink
+from sieve.workers.escalation import (
+    CeleryEscalationSink,
+    EscalationSink,
+    StoreEscalationSink,
+)
 from sieve.workers.kafka_clients import ensure_topics, make_consumer, make_producer
+from sieve.workers.labeling import LabelingContext
 from sieve.workers.model_watch import ActiveModel
 from sieve.workers.stream import StreamWorker
 
@@ -43,6 +54,52 @@ def open_registry(settings: Settings) -> ModelRegistry:
     return ModelRegistry(settings.models_dir)
 
 
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(settings.redis.url.get_secret_value())
+
+
+def escalation_sink(settings: Settings, engine: Engine) -> EscalationSink:
+    if settings.stream.escalation_sink == "store":
+        return StoreEscalationSink(engine)
+    prompt = load_prompt(settings.llm.prompt)
+    return CeleryEscalationSink(
+        engine, redis_client(settings), prompt.version_id, settings.redis.key_prefix
+    )
+
+
+def labeling_context(settings: Settings) -> LabelingContext:
+    """Everything a Celery worker process needs to label escalations."""
+    llm = settings.llm
+    client_redis = redis_client(settings)
+    return LabelingContext(
+        engine=make_engine(settings.database_url, echo=settings.database.echo),
+        producer=make_producer(settings.kafka),
+        labels_topic=settings.kafka.labels_topic,
+        client=LLMClient(
+            base_url=llm.base_url,
+            api_key=llm.api_key.get_secret_value(),
+            model=llm.model,
+            timeout_s=llm.timeout_s,
+            params=LLMParams(
+                temperature=llm.temperature,
+                max_tokens=llm.max_tokens,
+                json_mode=llm.json_mode,
+                seed=llm.seed,
+            ),
+            corrective_retries=llm.corrective_retries,
+        ),
+        cache=RedisAnswerCache(
+            client_redis, f"{settings.redis.key_prefix}llm-cache:", ttl_s=llm.cache_ttl_s
+        ),
+        redis=client_redis,
+        prompt=load_prompt(llm.prompt),
+        labels=read_label_set(settings.labels_file),
+        prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
+        key_prefix=settings.redis.key_prefix,
+        lock_ttl_s=int(settings.celery.time_limit_s) + 30,
+    )
+
+
 @contextmanager
 def stream_worker(
     settings: Settings, engine: Engine, sink: EscalationSink | None = None
@@ -55,7 +112,7 @@ def stream_worker(
             consumer=consumer,
             checkpoint=Checkpoint(
                 engine=engine,
-                sink=sink or StoreEscalationSink(engine),
+                sink=sink or escalation_sink(settings, engine),
                 producer=producer,
                 consumer=consumer,
                 topics=settings.kafka,

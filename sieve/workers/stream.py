@@ -85,7 +85,12 @@ class StreamWorker:
                 break
             batch = self._poll(remaining)
             if not batch:
-                if idle_timeout_s is not None and time.monotonic() - last_record >= idle_timeout_s:
+                if not self._consumer.assignment():
+                    # Still joining the group (or no partition for us): not idle yet.
+                    last_record = time.monotonic()
+                elif (
+                    idle_timeout_s is not None and time.monotonic() - last_record >= idle_timeout_s
+                ):
                     logger.info("no message for %.1fs: stopping", idle_timeout_s)
                     break
                 self._model.refresh()

@@ -131,3 +131,39 @@ def test_sigkill_midway_then_restart_loses_and_duplicates_nothing(settings, mode
         "not_object",
     }
     engine.dispose()
+
+
+def test_sigterm_finishes_the_batch_and_commits(settings, model_factory):
+    from kafka import KafkaConsumer, TopicPartition
+
+    activate(settings.database_url, model_factory(0))
+    kafka = settings.kafka
+    ensure_topics(kafka)
+    producer = make_producer(kafka)
+    produce_lines(producer, kafka.input_topic, read_lines(BANKING77 / "test.jsonl")[:500])
+    producer.close()
+    env = {
+        **os.environ,
+        "SIEVE_DATABASE__URL": settings.database_url,
+        "SIEVE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "SIEVE_KAFKA__INPUT_TOPIC": kafka.input_topic,
+        "SIEVE_KAFKA__GROUP_ID": kafka.group_id,
+        "SIEVE_KAFKA__SESSION_TIMEOUT_MS": str(kafka.session_timeout_ms),
+        "SIEVE_KAFKA__HEARTBEAT_INTERVAL_MS": str(kafka.heartbeat_interval_ms),
+        "SIEVE_KAFKA__MAX_BATCH_SIZE": "10",
+    }
+    engine = make_engine(settings.database_url)
+    worker = _worker(env)
+    deadline = time.monotonic() + 120
+    while _count(engine) < 50:
+        assert worker.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 0, stderr.decode()[-2000:]
+    # Everything stored was committed, and nothing was committed that is not stored.
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=kafka.group_id)
+    committed = consumer.committed(TopicPartition(kafka.input_topic, 0))
+    consumer.close(autocommit=False)
+    assert committed == _count(engine)
+    engine.dispose()

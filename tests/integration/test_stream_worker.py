@@ -16,6 +16,7 @@ from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines, read_lines
 from sieve.workers.runtime import stream_worker
 from tests.conftest import BANKING77
+from tests.fakes import FlakyEscalationSink
 from tests.integration.conftest import activate, read_topic
 
 
@@ -102,3 +103,20 @@ def _wait_for(condition, timeout_s: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.1)
+
+
+def test_transient_failure_rewinds_and_retries_the_batch(settings):
+    """No model active: everything escalates; the sink fails twice, then recovers."""
+    lines = read_lines(BANKING77 / "test.jsonl")[:120]
+    _produce(settings.kafka, lines)
+    engine = make_engine(settings.database_url)
+    sink = FlakyEscalationSink(failures=2)
+    sleeps: list[float] = []
+    with stream_worker(settings, engine, sink=sink) as worker:
+        worker._sleep = sleeps.append  # no real back-off wait in a test
+        stats = worker.run(max_messages=120, idle_timeout_s=30)
+    assert stats.retries == 2 and sleeps == [1.0, 2.0]
+    ids = [json.loads(line)["id"] for line in lines]
+    assert sorted(e.message_id for e in sink.submitted) == sorted(ids)
+    assert len(_rows(engine)) == 120
+    engine.dispose()

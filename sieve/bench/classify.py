@@ -1,0 +1,144 @@
+"""Classify benchmark: featurise + onnxruntime inference, in items/s, with the split.
+
+For each batch size it measures three things over the texts of a labeled file:
+``featurise`` (texts → ids, mask), ``infer`` (onnxruntime on features computed
+beforehand) and ``end_to_end`` (``predict_proba``, what the stream worker calls).
+Without ``--model`` it first trains a model on the data with the default config.
+
+    python -m sieve.bench.classify --data data/banking77/test.jsonl [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sieve.models.classifier import OnnxClassifier
+from sieve.models.dataset import read_labeled_jsonl
+from sieve.models.registry import ModelRegistry
+from sieve.models.training import TrainConfig, train_from_file
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZES = (1, 256)
+
+
+def run(
+    data_path: Path,
+    model_dir: Path | None,
+    batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
+    *,
+    duration_s: float = 2.0,
+    intra_op_num_threads: int = 1,
+) -> list[dict[str, Any]]:
+    """One row per (batch size, stage): items/s and mean latency per batch."""
+    texts = [record.text for record in read_labeled_jsonl(data_path)]
+    if not texts:
+        raise ValueError(f"{data_path}: no texts")
+    if model_dir is not None:
+        return _measure(
+            OnnxClassifier.load(model_dir, intra_op_num_threads=intra_op_num_threads),
+            texts,
+            batch_sizes,
+            duration_s,
+        )
+    with tempfile.TemporaryDirectory(prefix="sieve-bench-classify-") as tmp:
+        started = time.perf_counter()
+        info, _ = train_from_file(
+            data_path, ModelRegistry(Path(tmp)), eval_path=None, config=TrainConfig()
+        )
+        logger.info("trained %s in %.1f s", info.version, time.perf_counter() - started)
+        classifier = OnnxClassifier.load(info.path, intra_op_num_threads=intra_op_num_threads)
+        return _measure(classifier, texts, batch_sizes, duration_s)
+
+
+def _measure(
+    classifier: OnnxClassifier, texts: list[str], batch_sizes: Sequence[int], duration_s: float
+) -> list[dict[str, Any]]:
+    rows = []
+    for batch_size in batch_sizes:
+        batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+        stages = _stages(classifier, batches)
+        sizes = [len(batch) for batch in batches]
+        for stage, call in stages.items():
+            items, calls, elapsed_s = _time(call, sizes, duration_s)
+            rows.append(
+                {
+                    "batch_size": batch_size,
+                    "stage": stage,
+                    "items_per_s": items / elapsed_s,
+                    "latency_ms": 1000.0 * elapsed_s / calls,
+                    "items": items,
+                }
+            )
+    return rows
+
+
+def _stages(
+    classifier: OnnxClassifier, batches: list[list[str]]
+) -> dict[str, Callable[[int], object]]:
+    features = [classifier.featurizer.transform(batch) for batch in batches]
+    return {
+        "featurise": lambda i: classifier.featurizer.transform(batches[i]),
+        "infer": lambda i: classifier.infer(*features[i]),
+        "end_to_end": lambda i: classifier.predict_proba(batches[i]),
+    }
+
+
+def _time(
+    call: Callable[[int], object], sizes: list[int], duration_s: float
+) -> tuple[int, int, float]:
+    """Call batch after batch (cycling) for about ``duration_s``; at least one full pass
+    over the data unless that takes longer than the duration."""
+    call(0)  # warm-up
+    items = calls = 0
+    started = time.perf_counter()
+    while True:
+        index = calls % len(sizes)
+        call(index)
+        items += sizes[index]
+        calls += 1
+        elapsed_s = time.perf_counter() - started
+        if elapsed_s >= duration_s:
+            return items, calls, elapsed_s
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'batch':>6}  {'stage':<11} {'items/s':>12} {'ms/batch':>10}"]
+    for row in rows:
+        lines.append(
+            f"{row['batch_size']:>6}  {row['stage']:<11} {row['items_per_s']:>12,.0f}"
+            f" {row['latency_ms']:>10.3f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="sieve bench classify", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--data", type=Path, required=True, help="labeled JSON Lines file")
+    parser.add_argument("--model", type=Path, help="artefact folder (default: train one)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(DEFAULT_BATCH_SIZES))
+    parser.add_argument("--duration-s", type=float, default=2.0, help="per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rows = run(
+        args.data,
+        args.model,
+        args.batch_sizes,
+        duration_s=args.duration_s,
+        intra_op_num_threads=args.threads,
+    )
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""LLM and human labels: one row per (message, source, prompt version, LLM model).
+
+A successful label is written once and never overwritten by a later failure; a failed
+row is replaced when a retry (or a re-queue from the CLI) succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sieve.store.tables import escalations, labels, messages, predictions
+
+OK = "ok"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    message_id: str
+    source: str  # "llm" | "human"
+    prompt_version: str
+    llm_model: str
+    label: str | None
+    status: str  # OK | FAILED
+    error: str | None = None
+    rationale: str | None = None
+    raw_answer: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class StoredLabel:
+    status: str
+    label: str | None
+    announced: bool
+
+
+def save_label(engine: Engine, record: LabelRecord) -> StoredLabel:
+    """Upsert ``record`` unless an OK row exists; returns the row as it now stands."""
+    key = ("message_id", "source", "prompt_version", "llm_model")
+    row = asdict(record)
+    with engine.begin() as conn:
+        insert: Any = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(labels)
+        stmt = insert.values(**row).on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: insert.excluded[name] for name in row if name not in key},
+            where=labels.c.status == FAILED,
+        )
+        conn.execute(stmt)
+        stored = conn.execute(
+            select(labels.c.status, labels.c.label, labels.c.announced_at).where(
+                and_(*(labels.c[name] == row[name] for name in key))
+            )
+        ).one()
+    return StoredLabel(stored.status, stored.label, stored.announced_at is not None)
+
+
+def find_label(
+    engine: Engine, message_id: str, prompt_version: str, llm_model: str
+) -> StoredLabel | None:
+    query = select(labels.c.status, labels.c.label, labels.c.announced_at).where(
+        labels.c.message_id == message_id,
+        labels.c.source == "llm",
+        labels.c.prompt_version == prompt_version,
+        labels.c.llm_model == llm_model,
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else StoredLabel(row.status, row.label, row.announced_at is not None)
+
+
+def mark_announced(engine: Engine, message_id: str, prompt_version: str, llm_model: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            labels.update()
+            .where(
+                labels.c.message_id == message_id,
+                labels.c.source == "llm",
+                labels.c.prompt_version == prompt_version,
+                labels.c.llm_model == llm_model,
+            )
+            .values(announced_at=datetime.now(UTC))
+        )
+
+
+@dataclass(frozen=True)
+class EscalatedMessage:
+    id: str
+    text: str
+    provisional_label: str | None
+    model_version: str
+
+
+def escalated_message(engine: Engine, message_id: str) -> EscalatedMessage | None:
+    """The message's text and the fast model's provisional label (newest prediction)."""
+    query = (
+        select(messages.c.id, messages.c.text, predictions.c.label, predictions.c.model_version)
+        .join(predictions, predictions.c.message_id == messages.c.id, isouter=True)
+        .where(messages.c.id == message_id)
+        .order_by(predictions.c.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return EscalatedMessage(row.id, row.text, row.label, row.model_version or "none")
+
+
+def set_escalation_status(engine: Engine, message_ids: Sequence[str], status: str) -> None:
+    if not message_ids:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            escalations.update()
+            .where(escalations.c.message_id.in_(list(message_ids)))
+            .values(status=status, updated_at=datetime.now(UTC))
+        )
+
+
+def stale_escalations(engine: Engine, older_than_s: float, limit: int = 1000) -> list[str]:
+    """Pending escalations the sink never confirmed as enqueued (a crash in between)."""
+    cutoff = datetime.now(UTC).timestamp() - older_than_s
+    query = (
+        select(escalations.c.message_id, escalations.c.created_at)
+        .where(escalations.c.status == "pending")
+        .order_by(escalations.c.created_at)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [row.message_id for row in rows if _timestamp(row.created_at) <= cutoff]
+
+
+def failed_labels(engine: Engine, prompt_version: str, llm_model: str) -> list[str]:
+    query = select(labels.c.message_id).where(
+        labels.c.status == FAILED,
+        labels.c.prompt_version == prompt_version,
+        labels.c.llm_model == llm_model,
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def cost_totals(engine: Engine, by: str) -> list[tuple[str, int, int, int, float]]:
+    """(group, calls, tokens in, tokens out, cost USD) per prompt version or per day."""
+    group = labels.c.prompt_version if by == "prompt_version" else func.date(labels.c.created_at)
+    query = (
+        select(
+            group,
+            func.count(),
+            func.coalesce(func.sum(labels.c.tokens_in), 0),
+            func.coalesce(func.sum(labels.c.tokens_out), 0),
+            func.coalesce(func.sum(labels.c.cost_usd), 0.0),
+        )
+        .where(labels.c.source == "llm", labels.c.cached.is_(False))
+        .group_by(group)
+        .order_by(group)
+    )
+    with engine.connect() as conn:
+        return [(str(g), int(c), int(i), int(o), float(u)) for g, c, i, o, u in conn.execute(query)]
+
+
+def _timestamp(value: datetime) -> float:
+    # SQLite returns naive datetimes for CURRENT_TIMESTAMP, which is UTC.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()

@@ -1,0 +1,92 @@
+"""Background labeling jobs: a backlog file, and re-queueing what failed or got stuck."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from tqdm import tqdm
+
+from sieve.core.errors import PermanentError
+from sieve.core.settings import Settings
+from sieve.labeler.prompts import load_prompt
+from sieve.store.labels import OK, failed_labels
+from sieve.store.repository import MessageRecord, save_messages
+from sieve.store.tables import labels
+from sieve.workers.escalation import CeleryEscalationSink
+from sieve.workers.runtime import open_store, redis_client
+
+
+def _sink(settings: Settings, engine: Engine) -> CeleryEscalationSink:
+    prompt = load_prompt(settings.llm.prompt)
+    return CeleryEscalationSink(
+        engine, redis_client(settings), prompt.version_id, settings.redis.key_prefix
+    )
+
+
+def read_backlog(path: Path) -> list[MessageRecord]:
+    """``{"id", "text"}`` per line (other fields ignored); a bad line names file:line."""
+    records = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                document = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise PermanentError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            if not (
+                isinstance(document, dict)
+                and isinstance(document.get("id"), str)
+                and isinstance(document.get("text"), str)
+                and document["text"].strip()
+            ):
+                raise PermanentError(f"{path}:{number}: expected string 'id' and 'text'")
+            records.append(
+                MessageRecord(id=document["id"], text=document["text"], source="backlog")
+            )
+    return records
+
+
+def label_file(settings: Settings, path: Path, *, chunk_size: int) -> int:
+    """Enqueue LLM labeling of every text in ``path`` that has no label for this prompt
+    version yet. Resumable: run it again after an interruption and it enqueues only what is
+    missing (enqueue markers and existing labels are both skipped)."""
+    records = read_backlog(path)
+    engine = open_store(settings)
+    sink = _sink(settings, engine)
+    version = load_prompt(settings.llm.prompt).version_id
+    with engine.connect() as conn:
+        done = set(
+            conn.execute(
+                select(labels.c.message_id).where(
+                    labels.c.status == OK,
+                    labels.c.prompt_version == version,
+                    labels.c.llm_model == settings.llm.model,
+                )
+            ).scalars()
+        )
+    todo = [record for record in records if record.id not in done]
+    print(f"{len(records) - len(todo)} of {len(records)} already labeled with {version}")
+    with tqdm(total=len(todo), unit="msg", desc="enqueue", disable=not sys.stderr.isatty()) as bar:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            save_messages(engine, chunk)
+            sink.enqueue([record.id for record in chunk])
+            bar.update(len(chunk))
+    print(f"enqueued {len(todo)} labeling tasks; `sieve worker` processes them")
+    return 0
+
+
+def requeue(settings: Settings, *, failed: bool) -> int:
+    engine = open_store(settings)
+    sink = _sink(settings, engine)
+    count = sink.drain(older_than_s=0)
+    if failed:
+        version = load_prompt(settings.llm.prompt).version_id
+        failures = failed_labels(engine, version, settings.llm.model)
+        count += sink.enqueue(failures, force=True)
+    print(f"re-enqueued {count} messages")
+    return 0

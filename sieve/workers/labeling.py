@@ -1,0 +1,184 @@
+"""Label one escalated message with the LLM, store the label once, announce it once.
+
+Called by the Celery task `label_with_llm` (and by the CLI's re-queue). Every step is
+idempotent, because Celery redelivers (acks_late) and retries:
+
+    1. a label row already OK for (message, prompt version, LLM model)? announce if not yet
+       announced, and stop: no call.
+    2. take a short Redis lock on the text's cache key, so two copies of the same task
+       (a redelivery racing the original) cannot both pay for a call;
+    3. the labeler: cache hit, or one paid call (parsed, validated against the label set);
+    4. upsert the label row (or a `failed` row with the reason, for permanent errors);
+    5. produce the final label event, flush, mark the row announced.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from sqlalchemy import Engine
+
+from sieve.core.errors import PermanentError, TransientError
+from sieve.core.events import LabelEvent, LabelSource
+from sieve.labeler.cache import AnswerCache
+from sieve.labeler.client import LLMClient
+from sieve.labeler.cost import PriceTable
+from sieve.labeler.prompts import PromptTemplate
+from sieve.labeler.service import LabelResult, label_message
+from sieve.store.labels import (
+    FAILED,
+    OK,
+    EscalatedMessage,
+    LabelRecord,
+    StoredLabel,
+    escalated_message,
+    find_label,
+    mark_announced,
+    save_label,
+    set_escalation_status,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    LABELED = "labeled"
+    CACHED = "cached"
+    ALREADY_LABELED = "already_labeled"
+    FAILED = "failed"
+    UNKNOWN_MESSAGE = "unknown_message"
+
+
+class LockBusy(TransientError):
+    """Another task is labeling the same text right now: retry shortly."""
+
+
+@dataclass
+class LabelingContext:
+    engine: Engine
+    producer: KafkaProducer
+    labels_topic: str
+    client: LLMClient
+    cache: AnswerCache
+    redis: redis.Redis
+    prompt: PromptTemplate
+    labels: Sequence[str]
+    prices: PriceTable
+    key_prefix: str = "sieve:"
+    lock_ttl_s: int = 180
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.prompt.version_id, self.client.model
+
+
+def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
+    prompt_version, model = ctx.key
+    existing = find_label(ctx.engine, message_id, prompt_version, model)
+    message = escalated_message(ctx.engine, message_id)
+    if message is None:
+        logger.error("escalated message %s is not in the store: nothing to label", message_id)
+        return Outcome.UNKNOWN_MESSAGE
+    if existing is not None and existing.status == OK:
+        _announce(ctx, message, existing)
+        return Outcome.ALREADY_LABELED
+    lock = ctx.redis.lock(
+        f"{ctx.key_prefix}label-lock:{message_id}:{prompt_version}", timeout=ctx.lock_ttl_s
+    )
+    if not lock.acquire(blocking=False):
+        raise LockBusy(f"{message_id} is being labeled by another task")
+    try:
+        result = label_message(
+            message.text,
+            client=ctx.client,
+            cache=ctx.cache,
+            prompt=ctx.prompt,
+            labels=ctx.labels,
+            prices=ctx.prices,
+        )
+    except PermanentError as exc:
+        record_failure(ctx, message_id, f"{type(exc).__name__}: {exc}")
+        return Outcome.FAILED
+    finally:
+        _release(lock)
+    stored = save_label(ctx.engine, _record(message_id, result))
+    set_escalation_status(ctx.engine, [message_id], "labeled")
+    _announce(ctx, message, stored)
+    logger.info(
+        "%s labeled %s by %s (%s)%s",
+        message_id,
+        stored.label,
+        model,
+        prompt_version,
+        " from cache" if result.cached else "",
+    )
+    return Outcome.CACHED if result.cached else Outcome.LABELED
+
+
+def record_failure(ctx: LabelingContext, message_id: str, reason: str) -> None:
+    """A `failed` row: the message keeps its provisional label and can be re-queued."""
+    prompt_version, model = ctx.key
+    save_label(
+        ctx.engine,
+        LabelRecord(message_id, "llm", prompt_version, model, None, FAILED, error=reason),
+    )
+    set_escalation_status(ctx.engine, [message_id], "failed")
+    logger.warning("%s: LLM labeling failed: %s", message_id, reason)
+
+
+def _record(message_id: str, result: LabelResult) -> LabelRecord:
+    answer = result.answer
+    return LabelRecord(
+        message_id=message_id,
+        source="llm",
+        prompt_version=answer.prompt_version,
+        llm_model=answer.model,
+        label=answer.label,
+        status=OK,
+        rationale=answer.rationale,
+        raw_answer=answer.raw_answer,
+        tokens_in=0 if result.cached else answer.tokens_in,
+        tokens_out=0 if result.cached else answer.tokens_out,
+        cost_usd=result.cost_usd,
+        latency_ms=answer.latency_ms,
+        cached=result.cached,
+    )
+
+
+def _announce(ctx: LabelingContext, message: EscalatedMessage, stored: StoredLabel) -> None:
+    if stored.announced:
+        return
+    prompt_version, model = ctx.key
+    event = LabelEvent(
+        id=message.id,
+        label=stored.label,
+        confidence=1.0,
+        source=LabelSource.LLM,
+        final=True,
+        model_version=None if message.model_version == "none" else message.model_version,
+        prompt_version=prompt_version,
+        correction=message.provisional_label is not None
+        and stored.label != message.provisional_label,
+        provisional_label=message.provisional_label,
+    )
+    try:
+        future = ctx.producer.send(ctx.labels_topic, key=message.id.encode(), value=event.encode())
+        ctx.producer.flush(timeout=30)
+        future.get(timeout=0)
+    except KafkaError as exc:
+        raise TransientError(f"producing the final label event failed: {exc}") from exc
+    mark_announced(ctx.engine, message.id, prompt_version, model)
+
+
+def _release(lock: redis.lock.Lock) -> None:
+    try:
+        lock.release()
+    except redis.exceptions.LockError:
+        # It expired while we waited on the LLM: harmless, the row upsert is idempotent.
+        logger.warning("label lock expired before release")

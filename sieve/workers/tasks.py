@@ -1,0 +1,79 @@
+"""Celery tasks: thin bodies over service functions (workers/labeling.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from kafka.errors import KafkaError
+from sqlalchemy.exc import OperationalError
+
+from sieve.core.errors import TransientError
+from sieve.core.settings import Settings
+from sieve.labeler.client import backoff_s
+from sieve.workers.celery_app import app
+from sieve.workers.labeling import LabelingContext, LockBusy, label_escalated, record_failure
+
+logger = logging.getLogger(__name__)
+
+LOCK_BUSY_COUNTDOWN_S = 2.0
+
+_settings: Settings | None = None
+_context: LabelingContext | None = None
+
+
+@worker_process_init.connect
+def _forget_parent_connections(**_: object) -> None:
+    # Engines, producers and sockets must not cross a fork: build them in each process.
+    global _context
+    _context = None
+
+
+def worker_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def worker_context() -> LabelingContext:
+    global _context
+    if _context is None:
+        from sieve.workers.runtime import labeling_context
+
+        _context = labeling_context(worker_settings())
+    return _context
+
+
+@app.task(bind=True, name="sieve.label_with_llm", max_retries=None)
+def label_with_llm(self: Task, message_id: str) -> str:
+    ctx = worker_context()
+    llm = worker_settings().llm
+    try:
+        return label_escalated(ctx, message_id).value
+    except (TransientError, OperationalError, KafkaError, SoftTimeLimitExceeded) as exc:
+        attempt = self.request.retries
+        if isinstance(exc, LockBusy):
+            raise self.retry(exc=exc, countdown=LOCK_BUSY_COUNTDOWN_S) from exc
+        if attempt + 1 >= llm.max_attempts:
+            record_failure(ctx, message_id, f"retries exhausted after {attempt + 1}: {exc}")
+            return "failed"
+        retry_after_s = getattr(exc, "retry_after_s", None)
+        countdown_s = backoff_s(attempt, llm.retry_base_s, llm.retry_cap_s, retry_after_s)
+        logger.info("%s: %s; retry %d in %.1fs", message_id, exc, attempt + 1, countdown_s)
+        raise self.retry(exc=exc, countdown=countdown_s) from exc
+
+
+@app.task(name="sieve.drain_escalations")
+def drain_escalations() -> int:
+    """Enqueue escalations that were recorded but never confirmed as enqueued."""
+    from sieve.workers.escalation import CeleryEscalationSink
+
+    settings = worker_settings()
+    ctx = worker_context()
+    sink = CeleryEscalationSink(
+        ctx.engine, ctx.redis, ctx.prompt.version_id, settings.redis.key_prefix
+    )
+    return sink.drain(settings.celery.drain_after_s)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from sieve.core.errors import ModelNotFound, PermanentError
+from sieve.models.classifier import OnnxClassifier
+from sieve.models.export import export_onnx
+from sieve.models.registry import ModelRegistry
+from sieve.models.training import TrainedModel
+
+TEXTS = ["refund please", "my card pin", "wire to payee", "", "something else entirely 🙂"]
+
+
+def test_onnx_probs_match_the_torch_softmax(small_model: TrainedModel, tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    export_onnx(small_model, path)
+    graph = onnx.load(str(path)).graph
+    assert [i.name for i in graph.input] == ["ids", "mask"]
+    assert [o.name for o in graph.output] == ["logits", "probs"]
+    assert not any(node.op_type == "Loop" for node in graph.node)
+    registry = ModelRegistry(tmp_path / "models")
+    classifier = registry.load(registry.save(small_model, data_hash="h", metrics={}).version)
+    ids, mask = classifier.featurizer.transform(TEXTS)
+    with torch.no_grad():
+        logits = small_model.network(torch.from_numpy(ids), torch.from_numpy(mask))
+    expected = torch.softmax(logits, dim=1).numpy()
+    np.testing.assert_allclose(classifier.predict_proba(TEXTS), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_save_load_round_trip(small_model: TrainedModel, tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    info = registry.save(small_model, data_hash="abc", metrics={"accuracy": 0.5})
+    assert info.path == registry.path(info.version)
+    assert sorted(p.name for p in info.path.iterdir()) == ["labels.json", "meta.json", "model.onnx"]
+    assert json.loads((info.path / "labels.json").read_text()) == list(small_model.labels)
+    meta = registry.read_meta(info.version)
+    assert meta == info.meta
+    assert meta["family"] == "ngram" and meta["data_hash"] == "abc"
+    assert meta["metrics"] == {"accuracy": 0.5}
+    assert meta["created_at"].endswith("+00:00")
+    assert info.version.startswith("ngram-")
+    classifier = registry.load(info.version)
+    assert classifier.version == info.version
+    assert classifier.labels == small_model.labels
+    probs = classifier.predict_proba(TEXTS)
+    assert probs.dtype == np.float32 and probs.shape == (len(TEXTS), len(small_model.labels))
+    assert probs.sum(axis=1) == pytest.approx([1.0] * len(TEXTS), abs=1e-5)
+    np.testing.assert_array_equal(
+        probs.argmax(axis=1), small_model.predict_proba(TEXTS).argmax(axis=1)
+    )
+    assert classifier.predict_proba([]).shape == (0, len(small_model.labels))
+    assert OnnxClassifier.load(info.path).version == info.version
+
+
+def test_versions_are_listed_in_order_and_staging_folders_are_hidden(
+    small_model: TrainedModel, tmp_path: Path
+) -> None:
+    registry = ModelRegistry(tmp_path)
+    assert registry.versions() == []
+    registry.save(small_model, data_hash="h", metrics={}, version="ngram-2")
+    registry.save(small_model, data_hash="h", metrics={}, version="ngram-1")
+    (tmp_path / ".tmp-ngram-3-xyz").mkdir()  # a save that crashed half way
+    assert registry.versions() == ["ngram-1", "ngram-2"]
+    with pytest.raises(PermanentError, match="exists"):
+        registry.save(small_model, data_hash="h", metrics={}, version="ngram-1")
+
+
+def test_missing_versions_raise_model_not_found(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    with pytest.raises(ModelNotFound):
+        registry.load("ngram-20990101T000000Z-deadbeef")
+    with pytest.raises(ModelNotFound):
+        registry.read_meta("ngram-missing")
+    with pytest.raises(ModelNotFound):
+        registry.load("../escape")
+    with pytest.raises(ModelNotFound):
+        OnnxClassifier.load(tmp_path / "nowhere")
