@@ -93,8 +93,7 @@ def _stages(
 def _time(
     call: Callable[[int], object], sizes: list[int], duration_s: float
 ) -> tuple[int, int, float]:
-    """Call batch after batch (cycling) for about ``duration_s``; at least one full pass
-    over the data unless that takes longer than the duration."""
+    """Call batch after batch, cycling over the data, for about ``duration_s``."""
     call(0)  # warm-up
     items = calls = 0
     started = time.perf_counter()
@@ -120,7 +119,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="sieve bench classify", description=__doc__.split("\n")[0]
+        prog="sieve bench classify", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--data", type=Path, required=True, help="labeled JSON Lines file")
     parser.add_argument("--model", type=Path, help="artefact folder (default: train one)")

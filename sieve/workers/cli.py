@@ -117,6 +117,16 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             ["--data", str(args.data)] + (["--model", str(args.model)] if args.model else [])
         )
         return 0
+    if args.bench == "llm":
+        from sieve.bench import llm_path
+
+        llm_path.main([])
+        return 0
+    if args.bench == "teacher":
+        from sieve.bench import teacher
+
+        teacher.main([])
+        return 0
     from sieve.bench import stream
 
     stream.main(settings, messages=args.messages, data=args.data)
@@ -211,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_models)
 
     sub = commands.add_parser("bench", help="benchmarks that print figures")
-    sub.add_argument("bench", choices=("classify", "stream"))
+    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher"))
     sub.add_argument("--data", type=_existing_file, default=Path("data/banking77/train.jsonl"))
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
     sub.add_argument("--messages", type=_positive_int, default=10_000, help="stream: messages")

@@ -39,3 +39,18 @@ def test_out_of_range_threshold_is_rejected(monkeypatch):
     monkeypatch.setenv("SIEVE_ROUTING__MIN_CONFIDENCE", "1.5")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+def _variables(model, prefix="SIEVE_"):
+    for name, field in model.model_fields.items():
+        if hasattr(field.annotation, "model_fields"):
+            yield from _variables(field.annotation, f"{prefix}{name.upper()}__")
+        else:
+            yield f"{prefix}{name.upper()}"
+
+
+def test_env_example_lists_every_setting():
+    from tests.conftest import ROOT
+
+    text = (ROOT / ".env.example").read_text()
+    assert [name for name in _variables(Settings) if name not in text] == []

@@ -36,6 +36,13 @@ def test_same_seed_same_weights() -> None:
     assert not torch.equal(one.network.output.weight, other.network.output.weight)
 
 
+def test_leaves_torch_thread_count_as_it_was() -> None:
+    texts, labels = synthetic(30, seed=5)
+    before = torch.get_num_threads()
+    train_ngram(texts, labels, LABELS, replace(SMALL_CONFIG, epochs=1, num_threads=1))
+    assert torch.get_num_threads() == before
+
+
 def test_reports_progress_per_epoch() -> None:
     texts, labels = synthetic(30, seed=5)
     seen: list[tuple[int, int]] = []

@@ -1,0 +1,112 @@
+"""label_escalated in-process on real Postgres, Redis and Tansu, against the simulator:
+failures are stored as failed rows, a re-queue replaces them, nothing is paid twice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from sieve.core.events import LabelEvent
+from sieve.labeler.faults import FaultRates
+from sieve.labeler.simulated_endpoint import SimulatorConfig
+from sieve.labeler.simulator import SimulatorServer, load_teacher
+from sieve.models.dataset import read_labeled_jsonl
+from sieve.store.engine import make_engine
+from sieve.store.repository import EscalationRecord, MessageRecord, save_messages
+from sieve.store.tables import escalations, labels
+from sieve.workers.escalation import CeleryEscalationSink, StoreEscalationSink
+from sieve.workers.kafka_clients import ensure_topics
+from sieve.workers.labeling import Outcome, label_escalated
+from sieve.workers.runtime import labeling_context
+from tests.conftest import BANKING77
+from tests.integration.conftest import read_topic
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return load_teacher([BANKING77 / "test.jsonl"], accuracy=1.0, noise="uniform", seed=0)
+
+
+@pytest.fixture
+def llm_settings(settings, redis_prefix):
+    ensure_topics(settings.kafka)
+    return settings.model_copy(
+        update={
+            "labels_file": BANKING77 / "labels.txt",
+            "redis": settings.redis.model_copy(update={"key_prefix": redis_prefix}),
+            "celery": settings.celery.model_copy(update={"queue": f"{redis_prefix}tasks"}),
+        }
+    )
+
+
+def _context(settings, base_url: str):
+    llm = settings.llm.model_copy(update={"base_url": base_url, "timeout_s": 5.0})
+    return labeling_context(settings.model_copy(update={"llm": llm}))
+
+
+def test_failed_label_is_replaced_by_a_requeue_and_never_paid_twice(llm_settings, teacher):
+    item = read_labeled_jsonl(BANKING77 / "test.jsonl")[0]
+    engine = make_engine(llm_settings.database_url)
+    save_messages(engine, [MessageRecord(id="m1", text=item.text)])
+
+    always_outside = SimulatorConfig(faults=FaultRates(outside_set=1.0))
+    with SimulatorServer(teacher, always_outside) as sim:
+        ctx = _context(llm_settings, sim.base_url)
+        assert label_escalated(ctx, "m1") is Outcome.FAILED
+        assert sim.stats()["paid_calls"] == 2  # the call and one corrective retry
+    with engine.connect() as conn:
+        row = conn.execute(select(labels.c.status, labels.c.error)).one()
+    assert row.status == "failed" and "LabelOutsideSet" in row.error
+    assert read_topic(llm_settings.kafka, llm_settings.kafka.labels_topic) == []
+
+    with SimulatorServer(teacher) as sim:
+        ctx = _context(llm_settings, sim.base_url)
+        assert label_escalated(ctx, "m1") is Outcome.LABELED
+        assert label_escalated(ctx, "m1") is Outcome.ALREADY_LABELED
+        assert sim.stats()["paid_calls"] == 1
+    with engine.connect() as conn:
+        rows = conn.execute(select(labels.c.status, labels.c.label)).all()
+    assert [(r.status, r.label) for r in rows] == [("ok", item.label)]
+    (event,) = [
+        LabelEvent.decode(r.value)
+        for r in read_topic(llm_settings.kafka, llm_settings.kafka.labels_topic)
+    ]
+    assert (event.id, event.label, event.final, event.prompt_version) == (
+        "m1",
+        item.label,
+        True,
+        "classify-zero-shot@1",
+    )
+    engine.dispose()
+
+
+def test_recorded_escalations_are_drained_into_tasks_once(llm_settings):
+    engine = make_engine(llm_settings.database_url)
+    save_messages(engine, [MessageRecord(id=f"d{i}", text=f"text {i}") for i in range(5)])
+    StoreEscalationSink(engine).submit(
+        [EscalationRecord(f"d{i}", "v1", "no_model") for i in range(5)]
+    )
+    client = redis.Redis.from_url(llm_settings.redis.url.get_secret_value())
+    sink = CeleryEscalationSink(
+        engine, client, "classify-zero-shot@1", llm_settings.redis.key_prefix
+    )
+    from sieve.workers.celery_app import app
+
+    default_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = llm_settings.celery.queue
+    try:
+        assert sink.drain(older_than_s=0) == 5
+        assert sink.drain(older_than_s=0) == 0  # nothing pending any more
+        sink.enqueue([f"d{i}" for i in range(5)])  # a redelivered batch: markers say no
+    finally:
+        app.conf.task_default_queue = default_queue
+    queued = [json.loads(raw) for raw in client.lrange(llm_settings.celery.queue, 0, -1)]
+    task_ids = sorted(message["headers"]["id"] for message in queued)
+    assert task_ids == sorted(f"label:d{i}:classify-zero-shot@1" for i in range(5))
+    with engine.connect() as conn:
+        assert set(conn.execute(select(escalations.c.status)).scalars()) == {"enqueued"}
+    client.delete(llm_settings.celery.queue)
+    engine.dispose()
