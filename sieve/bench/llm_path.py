@@ -28,7 +28,6 @@ from sqlalchemy import Engine, func, select
 
 from sieve.core.settings import DatabaseSettings, Settings
 from sieve.labeler.faults import LatencySpec
-from sieve.labeler.prompts import load_prompt
 from sieve.labeler.simulated_endpoint import SimulatorConfig
 from sieve.labeler.simulator import SimulatorServer, load_teacher
 from sieve.models.dataset import read_labeled_jsonl
@@ -36,8 +35,7 @@ from sieve.store.labels import OK
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.store.tables import labels
 from sieve.workers.embedded_broker import EmbeddedBroker
-from sieve.workers.escalation import CeleryEscalationSink
-from sieve.workers.runtime import open_store
+from sieve.workers.runtime import celery_sink, open_store
 
 
 def _stored(engine: Engine, ids: Sequence[str]) -> int:
@@ -75,6 +73,8 @@ def run(data: Path, labels_file: Path, *, overhead_calls: int, backlog: int) -> 
             update={
                 "database": DatabaseSettings(url=SecretStr(database_url)),
                 "data_dir": Path(tmp),
+                "redis": settings.redis.model_copy(update={"key_prefix": prefix}),
+                "celery": settings.celery.model_copy(update={"queue": f"{prefix}tasks"}),
             }
         )
         base_env = {
@@ -88,12 +88,7 @@ def run(data: Path, labels_file: Path, *, overhead_calls: int, backlog: int) -> 
         }
         engine = open_store(settings)
         client = redis.Redis.from_url(settings.redis.url.get_secret_value())
-        from sieve.workers.celery_app import app
-
-        app.conf.task_default_queue = f"{prefix}tasks"
-        sink = CeleryEscalationSink(
-            engine, client, load_prompt(settings.llm.prompt).version_id, prefix
-        )
+        sink = celery_sink(settings, engine)
         teacher = load_teacher([data], accuracy=1.0, noise="uniform", seed=0)
         figures = []
         # Disjoint texts for the two runs: a text seen before is a cache hit, not a call.

@@ -22,7 +22,7 @@ from sieve.models.training import TrainConfig, train_from_file
 from sieve.workers.embedded_broker import EmbeddedBroker
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines, read_lines
-from sieve.workers.runtime import open_registry, open_store, stream_worker
+from sieve.workers.runtime import open_registry, open_store, redis_client, stream_worker
 from sieve.workers.training_cli import register
 
 BENCH_GROUP_TIMEOUTS = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 1_000}
@@ -71,10 +71,25 @@ def raw_loop(kafka: KafkaSettings, expected: int) -> float:
         consumer.close(autocommit=False)
 
 
+def _delete_keys(settings: Settings, prefix: str) -> None:
+    client = redis_client(settings)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 def main(settings: Settings, *, messages: int, data: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="sieve-bench-") as tmp, EmbeddedBroker() as broker:
-        updates: dict[str, object] = {"data_dir": Path(tmp)}
-        settings = settings.model_copy(update=updates)
+        # Escalations go through the Celery sink, as in production, to a queue of this run.
+        prefix = f"sieve-bench-{uuid.uuid4().hex[:8]}:"
+        settings = settings.model_copy(
+            update={
+                "data_dir": Path(tmp),
+                "redis": settings.redis.model_copy(update={"key_prefix": prefix}),
+                "celery": settings.celery.model_copy(update={"queue": f"{prefix}tasks"}),
+            }
+        )
         lines = _messages(data, messages)
         figures = {}
         for name in ("raw", "sieve"):
@@ -107,6 +122,7 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
             engine.dispose()
             figures[name] = stats.consumed / stats.busy_s
             backend = engine.url.get_backend_name()
+        _delete_keys(settings, prefix)
         print(
             f"stream benchmark: {messages} messages, batch ≤ {settings.kafka.max_batch_size}, "
             f"store {backend}, embedded Tansu broker"

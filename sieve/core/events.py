@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -27,7 +27,9 @@ class LabelEvent:
     provisional_label: str | None = None
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+        # vars(), not dataclasses.asdict(): asdict deep-copies, a fifth of the stream
+        # worker's per-message time when it was used here.
+        return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, value: bytes) -> LabelEvent:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
@@ -100,11 +100,11 @@ def save_predictions(
     try:
         with engine.begin() as conn:
             # A redelivered message keeps its first row: its text cannot have changed.
-            upsert(conn, messages, [asdict(record) for record in batch])
+            upsert(conn, messages, [vars(record) for record in batch])
             upsert(
                 conn,
                 predictions,
-                [asdict(row) for row in rows],
+                [vars(row) for row in rows],
                 update=("label", "confidence", "margin", "route", "reason"),
             )
     except (OperationalError, DBInterfaceError) as exc:
@@ -114,7 +114,7 @@ def save_predictions(
 def save_messages(engine: Engine, batch: Sequence[MessageRecord]) -> None:
     try:
         with engine.begin() as conn:
-            upsert(conn, messages, [asdict(record) for record in batch])
+            upsert(conn, messages, [vars(record) for record in batch])
     except (OperationalError, DBInterfaceError) as exc:
         raise _transient(exc) from exc
 
@@ -122,7 +122,7 @@ def save_messages(engine: Engine, batch: Sequence[MessageRecord]) -> None:
 def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
     try:
         with engine.begin() as conn:
-            upsert(conn, escalations, [asdict(row) for row in rows])
+            upsert(conn, escalations, [vars(row) for row in rows])
     except (OperationalError, DBInterfaceError) as exc:
         raise _transient(exc) from exc
 
@@ -143,7 +143,7 @@ def register_model_version(engine: Engine, record: ModelVersionRecord) -> None:
         upsert(
             conn,
             model_versions,
-            [asdict(record)],
+            [vars(record)],
             update=("path", "metrics", "status", "status_reason"),
         )
 

@@ -44,12 +44,19 @@ class CeleryEscalationSink:
     """
 
     def __init__(
-        self, engine: Engine, redis_client: redis.Redis, prompt_version: str, key_prefix: str
+        self,
+        engine: Engine,
+        redis_client: redis.Redis,
+        *,
+        prompt_version: str,
+        key_prefix: str,
+        queue: str,
     ) -> None:
         self._engine = engine
         self._redis = redis_client
         self._prompt_version = prompt_version
         self._key_prefix = key_prefix
+        self._queue = queue
 
     def submit(self, escalations: Sequence[EscalationRecord]) -> None:
         save_escalations(self._engine, escalations)
@@ -74,7 +81,7 @@ class CeleryEscalationSink:
         if not (fresh or force):
             return
         try:
-            label_with_llm.apply_async(args=[message_id], task_id=task_id)
+            label_with_llm.apply_async(args=[message_id], task_id=task_id, queue=self._queue)
         except KombuOperationalError:
             if fresh:  # not published: let the redelivered batch try again
                 self._redis.delete(marker)

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from tqdm import tqdm
 
 from sieve.core.errors import PermanentError
@@ -15,15 +15,7 @@ from sieve.labeler.prompts import load_prompt
 from sieve.store.labels import OK, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.store.tables import labels
-from sieve.workers.escalation import CeleryEscalationSink
-from sieve.workers.runtime import open_store, redis_client
-
-
-def _sink(settings: Settings, engine: Engine) -> CeleryEscalationSink:
-    prompt = load_prompt(settings.llm.prompt)
-    return CeleryEscalationSink(
-        engine, redis_client(settings), prompt.version_id, settings.redis.key_prefix
-    )
+from sieve.workers.runtime import celery_sink, open_store
 
 
 def read_backlog(path: Path) -> list[MessageRecord]:
@@ -56,7 +48,7 @@ def label_file(settings: Settings, path: Path, *, chunk_size: int) -> int:
     missing (enqueue markers and existing labels are both skipped)."""
     records = read_backlog(path)
     engine = open_store(settings)
-    sink = _sink(settings, engine)
+    sink = celery_sink(settings, engine)
     version = load_prompt(settings.llm.prompt).version_id
     with engine.connect() as conn:
         done = set(
@@ -82,7 +74,7 @@ def label_file(settings: Settings, path: Path, *, chunk_size: int) -> int:
 
 def requeue(settings: Settings, *, failed: bool) -> int:
     engine = open_store(settings)
-    sink = _sink(settings, engine)
+    sink = celery_sink(settings, engine)
     count = sink.drain(older_than_s=0)
     if failed:
         version = load_prompt(settings.llm.prompt).version_id

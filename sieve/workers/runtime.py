@@ -58,13 +58,20 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(settings.redis.url.get_secret_value())
 
 
+def celery_sink(settings: Settings, engine: Engine) -> CeleryEscalationSink:
+    return CeleryEscalationSink(
+        engine,
+        redis_client(settings),
+        prompt_version=load_prompt(settings.llm.prompt).version_id,
+        key_prefix=settings.redis.key_prefix,
+        queue=settings.celery.queue,
+    )
+
+
 def escalation_sink(settings: Settings, engine: Engine) -> EscalationSink:
     if settings.stream.escalation_sink == "store":
         return StoreEscalationSink(engine)
-    prompt = load_prompt(settings.llm.prompt)
-    return CeleryEscalationSink(
-        engine, redis_client(settings), prompt.version_id, settings.redis.key_prefix
-    )
+    return celery_sink(settings, engine)
 
 
 def labeling_context(settings: Settings) -> LabelingContext:

@@ -69,11 +69,7 @@ def label_with_llm(self: Task, message_id: str) -> str:
 @app.task(name="sieve.drain_escalations")
 def drain_escalations() -> int:
     """Enqueue escalations that were recorded but never confirmed as enqueued."""
-    from sieve.workers.escalation import CeleryEscalationSink
+    from sieve.workers.runtime import celery_sink
 
     settings = worker_settings()
-    ctx = worker_context()
-    sink = CeleryEscalationSink(
-        ctx.engine, ctx.redis, ctx.prompt.version_id, settings.redis.key_prefix
-    )
-    return sink.drain(settings.celery.drain_after_s)
+    return celery_sink(settings, worker_context().engine).drain(settings.celery.drain_after_s)

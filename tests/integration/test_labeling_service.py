@@ -17,10 +17,10 @@ from sieve.models.dataset import read_labeled_jsonl
 from sieve.store.engine import make_engine
 from sieve.store.repository import EscalationRecord, MessageRecord, save_messages
 from sieve.store.tables import escalations, labels
-from sieve.workers.escalation import CeleryEscalationSink, StoreEscalationSink
+from sieve.workers.escalation import StoreEscalationSink
 from sieve.workers.kafka_clients import ensure_topics
 from sieve.workers.labeling import Outcome, label_escalated
-from sieve.workers.runtime import labeling_context
+from sieve.workers.runtime import celery_sink, labeling_context
 from tests.conftest import BANKING77
 from tests.integration.conftest import read_topic
 
@@ -90,19 +90,10 @@ def test_recorded_escalations_are_drained_into_tasks_once(llm_settings):
         [EscalationRecord(f"d{i}", "v1", "no_model") for i in range(5)]
     )
     client = redis.Redis.from_url(llm_settings.redis.url.get_secret_value())
-    sink = CeleryEscalationSink(
-        engine, client, "classify-zero-shot@1", llm_settings.redis.key_prefix
-    )
-    from sieve.workers.celery_app import app
-
-    default_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = llm_settings.celery.queue
-    try:
-        assert sink.drain(older_than_s=0) == 5
-        assert sink.drain(older_than_s=0) == 0  # nothing pending any more
-        sink.enqueue([f"d{i}" for i in range(5)])  # a redelivered batch: markers say no
-    finally:
-        app.conf.task_default_queue = default_queue
+    sink = celery_sink(llm_settings, engine)
+    assert sink.drain(older_than_s=0) == 5
+    assert sink.drain(older_than_s=0) == 0  # nothing pending any more
+    sink.enqueue([f"d{i}" for i in range(5)])  # a redelivered batch: markers say no
     queued = [json.loads(raw) for raw in client.lrange(llm_settings.celery.queue, 0, -1)]
     task_ids = sorted(message["headers"]["id"] for message in queued)
     assert task_ids == sorted(f"label:d{i}:classify-zero-shot@1" for i in range(5))
