@@ -174,3 +174,37 @@ def cost_totals(engine: Engine, by: str) -> list[tuple[str, int, int, int, float
 def _timestamp(value: datetime) -> float:
     # SQLite returns naive datetimes for CURRENT_TIMESTAMP, which is UTC.
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+@dataclass(frozen=True)
+class TrainingLabel:
+    message_id: str
+    text: str
+    label: str
+    source: str
+    prompt_version: str
+
+
+def training_labels(engine: Engine) -> list[TrainingLabel]:
+    """One label per message for training: a human label wins over any LLM label; among
+    LLM labels the newest wins. Failed rows are never training data."""
+    query = (
+        select(
+            labels.c.message_id,
+            messages.c.text,
+            labels.c.label,
+            labels.c.source,
+            labels.c.prompt_version,
+        )
+        .join(messages, messages.c.id == labels.c.message_id)
+        .where(labels.c.status == OK)
+        .order_by(labels.c.message_id, labels.c.created_at, labels.c.id)
+    )
+    chosen: dict[str, TrainingLabel] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            current = chosen.get(row.message_id)
+            if current is not None and current.source == "human" and row.source != "human":
+                continue
+            chosen[row.message_id] = TrainingLabel(*row)
+    return list(chosen.values())

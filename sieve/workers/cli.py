@@ -169,6 +169,17 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
     return requeue(settings, failed=not args.pending_only)
 
 
+def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.store.labels import cost_totals
+    from sieve.workers.runtime import open_store
+
+    rows = cost_totals(open_store(settings), by=args.by)
+    print(f"{args.by:<24} {'calls':>8} {'tokens in':>12} {'tokens out':>12} {'cost USD':>10}")
+    for group, calls, tokens_in, tokens_out, cost in rows:
+        print(f"{group:<24} {calls:>8} {tokens_in:>12} {tokens_out:>12} {cost:>10.4f}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.demo import run_demo
 
@@ -249,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("requeue", help="re-enqueue failed LLM labels and stuck escalations")
     sub.add_argument("--pending-only", action="store_true", help="only escalations never enqueued")
     sub.set_defaults(handler=cmd_requeue)
+
+    sub = commands.add_parser("costs", help="LLM calls, tokens and cost per prompt version or day")
+    sub.add_argument("--by", choices=("prompt_version", "day"), default="prompt_version")
+    sub.set_defaults(handler=cmd_costs)
 
     sub = commands.add_parser("demo", help="run the pipeline end to end on embedded defaults")
     sub.add_argument("--data-dir", type=Path, default=Path("data/banking77"))

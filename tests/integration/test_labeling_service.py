@@ -101,3 +101,33 @@ def test_recorded_escalations_are_drained_into_tasks_once(llm_settings):
         assert set(conn.execute(select(escalations.c.status)).scalars()) == {"enqueued"}
     client.delete(llm_settings.celery.queue)
     engine.dispose()
+
+
+def test_label_file_enqueues_what_is_missing_and_resumes(llm_settings, tmp_path, capsys):
+    from sieve.store.labels import LabelRecord, save_label
+    from sieve.workers.jobs import label_file
+
+    backlog = tmp_path / "backlog.jsonl"
+    backlog.write_text(
+        "".join(json.dumps({"id": f"b{i}", "text": f"t {i}"}) + "\n" for i in range(7))
+    )
+    client = redis.Redis.from_url(llm_settings.redis.url.get_secret_value())
+    queue = llm_settings.celery.queue
+
+    def queued() -> list[str]:
+        return sorted(json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1))
+
+    label_file(llm_settings, backlog, chunk_size=3)
+    assert queued() == [f"label:b{i}:classify-zero-shot@1" for i in range(7)]
+    # Interrupted and run again: nothing is enqueued twice.
+    label_file(llm_settings, backlog, chunk_size=3)
+    assert len(queued()) == 7
+    # A text that got its label meanwhile is skipped, and said so.
+    client.delete(queue, *client.scan_iter(f"{llm_settings.redis.key_prefix}enqueued:*"))
+    engine = make_engine(llm_settings.database_url)
+    save_label(engine, LabelRecord("b3", "llm", "classify-zero-shot@1", "teacher-sim", "x", "ok"))
+    label_file(llm_settings, backlog, chunk_size=3)
+    assert "b3" not in {task.split(":")[1] for task in queued()} and len(queued()) == 6
+    assert "1 of 7 already labeled" in capsys.readouterr().out
+    client.delete(queue)
+    engine.dispose()
