@@ -78,7 +78,6 @@ class StreamWorker:
     ) -> RunStats:
         started = last_record = time.monotonic()
         first_record: float | None = None
-        self._model.refresh(force=True)
         while not self._stopping:
             remaining = None if max_messages is None else max_messages - self.stats.consumed
             if remaining is not None and remaining <= 0:
@@ -93,13 +92,14 @@ class StreamWorker:
                 ):
                     logger.info("no message for %.1fs: stopping", idle_timeout_s)
                     break
-                self._model.refresh()
                 continue
             last_record = time.monotonic()
             first_record = first_record or last_record
+            # Between batches, right before this one: a version activated while we were
+            # polling classifies the batch that poll returned.
+            self._model.refresh(force=self.stats.batches == 0)
             self._handle(batch)
             self.stats.busy_s = time.monotonic() - first_record
-            self._model.refresh()
         self.stats.elapsed_s = time.monotonic() - started
         return self.stats
 
