@@ -126,6 +126,22 @@ class StreamSettings(_Section):
     escalation_sink: Literal["celery", "store"] = "celery"
 
 
+class RetrainSettings(_Section):
+    """Distillation: when and how stored labels retrain the fast model."""
+
+    # The first training runs as soon as this many usable labels exist (cold start).
+    min_labels: int = Field(200, ge=10)
+    # The schedule retrains only when this many labels arrived since the last run.
+    min_new_labels: int = Field(500, ge=1)
+    interval_min: float = Field(10.0, gt=0)
+    eval_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    # Promotion gate: macro-F1 must not fall, and no label's F1 may fall by more than this.
+    max_label_f1_drop: float = Field(0.05, ge=0.0, le=1.0)
+    seed: int = 0
+    epochs: int = Field(5, ge=1)
+    lock_ttl_s: int = Field(3_600, ge=60)
+
+
 class AdminSettings(_Section):
     token: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -154,6 +170,7 @@ class Settings(BaseSettings):
     models: ModelsSettings = ModelsSettings()
     routing: RoutingSettings = RoutingSettings()
     stream: StreamSettings = StreamSettings()
+    retrain: RetrainSettings = RetrainSettings()
     admin: AdminSettings = AdminSettings()
 
     @property

@@ -140,3 +140,13 @@ training_runs = Table(
     _created_at(),
     Column("finished_at", DateTime(timezone=True)),
 )
+
+# Named leases with an expiry: one retraining at a time across processes and machines,
+# the same on PostgreSQL and SQLite.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -13,11 +13,13 @@ from sieve.core.settings import CelerySettings, Settings
 def make_app(settings: Settings) -> Celery:
     redis_url = settings.redis.url.get_secret_value()
     app = Celery("sieve", broker=redis_url, include=["sieve.workers.tasks"])
-    app.conf.update(configure(settings.celery))
+    app.conf.update(
+        configure(settings.celery, retrain_interval_s=settings.retrain.interval_min * 60)
+    )
     return app
 
 
-def configure(celery: CelerySettings) -> dict[str, object]:
+def configure(celery: CelerySettings, *, retrain_interval_s: float) -> dict[str, object]:
     return {
         "task_default_queue": celery.queue,
         "task_serializer": "json",
@@ -40,6 +42,7 @@ def configure(celery: CelerySettings) -> dict[str, object]:
                 "task": "sieve.drain_escalations",
                 "schedule": max(celery.drain_after_s, 10.0),
             },
+            "maybe-retrain": {"task": "sieve.maybe_retrain", "schedule": retrain_interval_s},
         },
     }
 

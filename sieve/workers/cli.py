@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from tqdm import tqdm
 
 from sieve.core.errors import PermanentError, SieveError, TransientError
 from sieve.core.logging import log_effective_config, setup_logging
@@ -180,6 +181,34 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.store.training import create_run
+    from sieve.workers.retraining import request_retrain, run_retrain
+    from sieve.workers.runtime import open_registry, open_store
+
+    engine = open_store(settings)
+    if not args.wait:
+        run_id = request_retrain(settings, engine, trigger="cli")
+        print(f"retraining run {run_id} queued; `sieve worker` runs it")
+        return 0
+    run_id = create_run(engine, trigger="cli")
+    with tqdm(desc="retraining", unit="epoch", disable=not sys.stderr.isatty()) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        run = run_retrain(settings, engine, open_registry(settings), run_id, progress)
+    print(f"run {run_id}: {run['status']}" + (f" ({run['error']})" if run["error"] else ""))
+    if run["model_version"]:
+        metrics = run["metrics"] or {}
+        state = "promoted" if run["promoted"] else "not promoted"
+        print(f"  {run['model_version']}: macro-F1 {metrics.get('macro_f1', 0):.4f}, {state}")
+        print(f"  gate: {metrics.get('gate')}")
+    return 0 if run["status"] == "succeeded" else 1
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.demo import run_demo
 
@@ -260,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("requeue", help="re-enqueue failed LLM labels and stuck escalations")
     sub.add_argument("--pending-only", action="store_true", help="only escalations never enqueued")
     sub.set_defaults(handler=cmd_requeue)
+
+    sub = commands.add_parser("retrain", help="retrain the fast model from stored labels")
+    sub.add_argument("--wait", action="store_true", help="train here and now, with progress")
+    sub.set_defaults(handler=cmd_retrain)
 
     sub = commands.add_parser("costs", help="LLM calls, tokens and cost per prompt version or day")
     sub.add_argument("--by", choices=("prompt_version", "day"), default="prompt_version")

@@ -73,3 +73,32 @@ def drain_escalations() -> int:
 
     settings = worker_settings()
     return celery_sink(settings, worker_context().engine).drain(settings.celery.drain_after_s)
+
+
+@app.task(name="sieve.retrain", acks_late=True)
+def retrain(run_id: str) -> str:
+    from sieve.workers.retraining import run_retrain
+    from sieve.workers.runtime import open_registry
+
+    settings = worker_settings()
+    run = run_retrain(settings, worker_context().engine, open_registry(settings), run_id)
+    return str(run["status"])
+
+
+@app.task(name="sieve.maybe_retrain")
+def maybe_retrain() -> str | None:
+    """The beat schedule: retrain when enough new labels arrived since the last run, or
+    as soon as the minimum exists while no model is active (cold start)."""
+    from sieve.store.repository import active_model_version
+    from sieve.store.training import labels_since, last_run_started
+    from sieve.workers.retraining import request_retrain
+
+    settings = worker_settings()
+    engine = worker_context().engine
+    config = settings.retrain
+    cold = active_model_version(engine) is None
+    needed = config.min_labels if cold else config.min_new_labels
+    new_labels = labels_since(engine, None if cold else last_run_started(engine))
+    if new_labels < needed:
+        return None
+    return request_retrain(settings, engine, trigger="schedule")

@@ -1,0 +1,55 @@
+"""The admin API: trigger and follow retraining, manage model versions, read statistics.
+
+``create_app`` is the composition root; nothing is built at import time. State-changing
+endpoints need ``Authorization: Bearer <SIEVE_ADMIN__TOKEN>`` (see ``auth``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from sieve.admin import routes_models, routes_ops, routes_runs, routes_stats
+from sieve.admin.deps import Retrainer
+from sieve.core.errors import TransientError
+from sieve.core.settings import Settings
+from sieve.store.engine import make_engine
+
+__all__ = ["Retrainer", "create_app"]
+
+
+def create_app(
+    settings: Settings, engine: Engine | None = None, retrainer: Retrainer | None = None
+) -> FastAPI:
+    """The app over ``engine`` (default: one on settings.database_url, disposed at
+    shutdown) and ``retrainer`` (default: sieve.workers.retraining, imported on first use)."""
+    owns_engine = engine is None
+    store = engine or make_engine(settings.database_url, echo=settings.database.echo)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            store.dispose()
+
+    app = FastAPI(title="Sieve admin", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = store
+    app.state.retrainer = retrainer
+    app.add_exception_handler(TransientError, _unavailable)
+    for module in (routes_runs, routes_models, routes_stats, routes_ops):
+        app.include_router(module.router)
+    return app
+
+
+async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    # The database or the task broker is down: the caller may retry later.
+    return JSONResponse(
+        {"detail": f"temporarily unavailable: {exc}"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )

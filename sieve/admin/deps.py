@@ -1,0 +1,58 @@
+"""What every admin route receives: the settings, the store and the retrainer.
+
+``create_app`` puts them on ``app.state``; routes ask for them through these
+dependencies, so a test can hand the app a SQLite file and a ``FakeRetrainer``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from sieve.core.settings import Settings
+
+
+class Retrainer(Protocol):
+    """The retraining service (``sieve.workers.retraining`` implements it as a module)."""
+
+    def request_retrain(self, settings: Settings, engine: Engine, *, trigger: str) -> str:
+        """Queue a training run, or return the id of the one already queued or running."""
+        ...
+
+    def get_run(self, engine: Engine, run_id: str) -> dict[str, Any] | None: ...
+
+    def promote(self, engine: Engine, version: str, reason: str) -> None:
+        """Make ``version`` active; ModelNotFound when it is not registered."""
+        ...
+
+    def rollback(self, engine: Engine) -> str:
+        """Reactivate the previously active version and return it; PermanentError if none."""
+        ...
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_retrainer(request: Request) -> Retrainer:
+    retrainer: Retrainer | None = request.app.state.retrainer
+    if retrainer is not None:
+        return retrainer
+    # Imported on first use: it pulls in Celery and the trainer, which the read-only
+    # endpoints (and the tests that hand in a fake) never need.
+    import sieve.workers.retraining as retraining
+
+    return retraining
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+RetrainerDep = Annotated[Retrainer, Depends(get_retrainer)]

@@ -1,0 +1,39 @@
+"""Operations endpoints: liveness of the store (GET /healthz) and Prometheus (GET /metrics)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from sieve.admin.deps import EngineDep
+from sieve.admin.schemas import Health
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Health}},
+)
+def healthz(engine: EngineDep) -> Health | JSONResponse:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        logger.warning("health check: database unavailable: %s", type(exc).__name__)
+        body = Health(status="unavailable", detail=f"database: {type(exc).__name__}")
+        return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Health(status="ok")
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

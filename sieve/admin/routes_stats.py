@@ -1,0 +1,39 @@
+"""GET /stats: what the stream did in the last 24 hours and what the LLM cost."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sieve.admin.deps import EngineDep
+from sieve.admin.schemas import HourShare, LLMTotals, Stats
+from sieve.store.stats import store_stats
+
+router = APIRouter(tags=["stats"])
+
+
+@router.get("/stats", response_model=Stats)
+def stats(engine: EngineDep) -> Stats:
+    figures = store_stats(engine)
+    return Stats(
+        messages_total=figures.messages_total,
+        active_version=figures.active_version,
+        decisions_24h=figures.decisions,
+        escalated_24h=figures.escalated,
+        escalated_share_24h=figures.escalated_share,
+        escalated_by_hour=[
+            HourShare(
+                hour=bucket.hour,
+                decisions=bucket.decisions,
+                escalated=bucket.escalated,
+                escalated_share=bucket.escalated_share,
+            )
+            for bucket in figures.by_hour
+        ],
+        llm=LLMTotals(
+            calls=figures.llm.calls,
+            tokens_in=figures.llm.tokens_in,
+            tokens_out=figures.llm.tokens_out,
+            cost_usd=figures.llm.cost_usd,
+            failed_labels=figures.llm.failed_labels,
+        ),
+    )

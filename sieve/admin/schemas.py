@@ -1,0 +1,81 @@
+"""Request and response bodies of the admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+RunStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
+
+
+class RetrainAccepted(BaseModel):
+    run_id: str
+    status_url: str
+
+
+class Run(BaseModel):
+    id: str
+    status: RunStatus
+    trigger: str
+    model_version: str | None = None
+    metrics: dict[str, Any] | None = None
+    promoted: bool | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ModelVersion(BaseModel):
+    version: str
+    family: str
+    status: str
+    status_reason: str | None
+    data_hash: str
+    metrics: dict[str, Any]
+    active: bool
+
+
+class ModelList(BaseModel):
+    active_version: str | None
+    models: list[ModelVersion] = Field(description="newest first")
+
+
+class ChangeReason(BaseModel):
+    reason: str | None = Field(None, max_length=500, description="recorded with the activation")
+
+
+class Activation(BaseModel):
+    active_version: str
+    previous_version: str | None
+
+
+class HourShare(BaseModel):
+    hour: datetime = Field(description="start of the hour, UTC")
+    decisions: int
+    escalated: int
+    escalated_share: float | None = Field(description="None when the hour saw no message")
+
+
+class LLMTotals(BaseModel):
+    calls: int = Field(description="answers not served from the cache")
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    failed_labels: int
+
+
+class Stats(BaseModel):
+    messages_total: int
+    active_version: str | None
+    decisions_24h: int
+    escalated_24h: int
+    escalated_share_24h: float | None
+    escalated_by_hour: list[HourShare] = Field(description="the last 24 hours, oldest first")
+    llm: LLMTotals
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
