@@ -21,6 +21,7 @@ router = APIRouter(tags=["operations"])
 @router.get(
     "/healthz",
     response_model=Health,
+    response_model_exclude_none=True,
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Health}},
 )
 def healthz(engine: EngineDep) -> Health | JSONResponse:

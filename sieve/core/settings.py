@@ -137,6 +137,8 @@ class RetrainSettings(_Section):
     eval_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     # Promotion gate: macro-F1 must not fall, and no label's F1 may fall by more than this.
     max_label_f1_drop: float = Field(0.05, ge=0.0, le=1.0)
+    # Labels with fewer evaluation examples than this cannot veto a promotion.
+    gate_min_label_support: int = Field(20, ge=1)
     seed: int = 0
     epochs: int = Field(5, ge=1)
     lock_ttl_s: int = Field(3_600, ge=60)

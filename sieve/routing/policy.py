@@ -2,11 +2,29 @@
 
 A pure function of the prediction and the thresholds, so that every edge is a row in a
 table-driven test. Rules are checked in a fixed order and the first that fires is the
-reason recorded with the decision.
+reason recorded with the decision:
+
+1. no active model → ``NO_MODEL``; text longer than ``max_text_chars`` → ``TEXT_TOO_LONG``.
+2. The confidence gate, in one of two modes:
+   - *share mode* (the caller passes ``share_threshold``, computed from recent traffic for
+     a target LLM share): confidence below it → ``TARGET_SHARE``, and nothing else. The
+     share gate replaces the precision rules below, because any rule added to it would
+     push the realised share above the target the operator set.
+   - *precision mode* (otherwise): confidence below the label's calibrated threshold
+     (when ``thresholds`` are given) → ``BELOW_LABEL_THRESHOLD``; below ``min_confidence``
+     → ``LOW_CONFIDENCE``; top-1 minus top-2 below ``min_margin`` → ``LOW_MARGIN``.
+3. Exploration: a message that passed the gate escalates anyway when the caller's
+   uniform draw in [0, 1) is below ``exploration_rate`` → ``EXPLORATION``. This random
+   sample of kept messages is what measures the fast model's accuracy on what it keeps.
+4. Otherwise the model's label is kept → ``CONFIDENT``.
+
+Randomness stays with the caller, so the function stays pure: ``exploration_draw`` turns
+(seed, message id) into the draw, so a redelivered message is routed the same way again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,6 +32,7 @@ from enum import StrEnum
 import numpy as np
 
 from sieve.core.settings import RoutingSettings
+from sieve.routing.thresholds import RoutingThresholds
 
 
 class Route(StrEnum):
@@ -22,11 +41,16 @@ class Route(StrEnum):
 
 
 class Reason(StrEnum):
+    """Stored as text in the predictions and escalations tables: at most 32 characters."""
+
     CONFIDENT = "confident"
     NO_MODEL = "no_model"
     TEXT_TOO_LONG = "text_too_long"
     LOW_CONFIDENCE = "low_confidence"
     LOW_MARGIN = "low_margin"
+    BELOW_LABEL_THRESHOLD = "below_label_threshold"
+    TARGET_SHARE = "target_share"
+    EXPLORATION = "exploration"
 
 
 @dataclass(frozen=True)
@@ -56,17 +80,64 @@ class Decision:
     margin: float
 
 
-def decide(prediction: Prediction | None, text: str, settings: RoutingSettings) -> Decision:
-    """Route one message. ``prediction`` is None when no model is active."""
+def decide(
+    prediction: Prediction | None,
+    text: str,
+    settings: RoutingSettings,
+    *,
+    thresholds: RoutingThresholds | None = None,
+    share_threshold: float | None = None,
+    explore_draw: float | None = None,
+) -> Decision:
+    """Route one message. ``prediction`` is None when no model is active.
+
+    ``thresholds``: the active model's calibrated per-label thresholds (precision mode).
+    ``share_threshold``: the confidence threshold for the target LLM share (share mode).
+    ``explore_draw``: a uniform draw in [0, 1) for exploration; None: no exploration.
+    """
     if prediction is None:
         return Decision(Route.ESCALATE, Reason.NO_MODEL, None, 0.0, 0.0)
     label, confidence, margin = prediction.top
-    if len(text) > settings.max_text_chars:
-        reason = Reason.TEXT_TOO_LONG
-    elif confidence < settings.min_confidence:
-        reason = Reason.LOW_CONFIDENCE
-    elif margin < settings.min_margin:
-        reason = Reason.LOW_MARGIN
-    else:
+    reason = _gate(label, confidence, margin, len(text), settings, thresholds, share_threshold)
+    if reason is None and explore_draw is not None and explore_draw < _exploration_rate(settings):
+        reason = Reason.EXPLORATION
+    if reason is None:
         return Decision(Route.ACCEPT, Reason.CONFIDENT, label, confidence, margin)
     return Decision(Route.ESCALATE, reason, label, confidence, margin)
+
+
+def exploration_draw(message_id: str, seed: int) -> float:
+    """A uniform draw in [0, 1) fixed by (seed, message id): reproducible on redelivery
+    and across workers, unlike a per-process RNG whose draws depend on arrival order."""
+    digest = hashlib.blake2b(f"{seed}:{message_id}".encode(), digest_size=8).digest()
+    # 53 bits fit a float64 exactly, so the result stays below 1.0 (64 could round up).
+    return (int.from_bytes(digest, "big") >> 11) / 2.0**53
+
+
+def _gate(
+    label: str,
+    confidence: float,
+    margin: float,
+    text_chars: int,
+    settings: RoutingSettings,
+    thresholds: RoutingThresholds | None,
+    share_threshold: float | None,
+) -> Reason | None:
+    """The first rule that escalates a message, or None when the model may keep it."""
+    if text_chars > settings.max_text_chars:
+        return Reason.TEXT_TOO_LONG
+    if share_threshold is not None:
+        return Reason.TARGET_SHARE if confidence < share_threshold else None
+    if thresholds is not None and confidence < thresholds.for_label(label):
+        return Reason.BELOW_LABEL_THRESHOLD
+    if confidence < settings.min_confidence:
+        return Reason.LOW_CONFIDENCE
+    if margin < settings.min_margin:
+        return Reason.LOW_MARGIN
+    return None
+
+
+def _exploration_rate(settings: RoutingSettings) -> float:
+    # TODO(settings): read settings.exploration_rate directly once RoutingSettings has the
+    # field (until then exploration is off unless a copy of the settings carries it).
+    return float(getattr(settings, "exploration_rate", 0.0))

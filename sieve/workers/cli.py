@@ -212,7 +212,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.demo import run_demo
 
-    return run_demo(settings, data_dir=args.data_dir, limit=args.limit)
+    return run_demo(settings, data_dir=args.data_dir, limit=args.limit, chunk_size=args.chunk_size)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("demo", help="run the pipeline end to end on embedded defaults")
     sub.add_argument("--data-dir", type=Path, default=Path("data/banking77"))
-    sub.add_argument("--limit", type=_positive_int, help="stream only this many test messages")
+    sub.add_argument("--limit", type=_positive_int, help="stream only the first N messages")
+    sub.add_argument(
+        "--chunk-size", type=_positive_int, default=500, help="messages between retrain checks"
+    )
     sub.set_defaults(handler=cmd_demo)
     return parser
 

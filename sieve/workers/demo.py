@@ -1,110 +1,242 @@
-"""`sieve demo`: the stream path end to end on embedded defaults, nothing else installed.
+"""`sieve demo`: the whole loop on embedded defaults.
 
-Starts the embedded Kafka-protocol broker, uses a fresh SQLite file, trains the fast model
-on the Banking77 train file, streams the test file (plus a few malformed messages, to
-show the dead-letter topic) through the stream worker, and prints what happened.
+The embedded Kafka-protocol broker, a SQLite store, the teacher simulator on Banking77
+(accuracy 0.8, confusable noise) or the configured LLM, a Celery worker and the stream
+worker as subprocesses, and retraining in this process. The Banking77 train file streams
+in a seeded order, then the test file, in chunks: each chunk is classified, its
+escalations labeled by the LLM, and the model retrained whenever enough new labels exist,
+so the share sent to the LLM falls as the student learns. Prints a live progress line and
+a final table per 1,000 messages, with "LLM only" figures beside.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import random
 import shutil
+import signal
+import subprocess
+import sys
 import time
-from collections import Counter
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Row, select
+import redis
+from sqlalchemy import Engine, func, select
 
-from sieve.core.errors import PermanentError
-from sieve.core.settings import Settings
-from sieve.models.dataset import read_labeled_jsonl
-from sieve.models.training import TrainConfig, train_from_file
-from sieve.store.tables import predictions
+from sieve.core.errors import ConfigError, PermanentError
+from sieve.core.settings import LLMSettings, Settings
+from sieve.labeler.simulator import SimulatorServer, load_teacher
+from sieve.models.dataset import LabeledText, read_labeled_jsonl
+from sieve.store.labels import cost_totals
+from sieve.store.repository import active_model_version
+from sieve.store.tables import labels, predictions
+from sieve.store.training import create_run
+from sieve.workers.demo_report import Block, block, outcomes, print_table
 from sieve.workers.embedded_broker import EmbeddedBroker
-from sieve.workers.escalation import StoreEscalationSink
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines
-from sieve.workers.runtime import open_registry, open_store, stream_worker
-from sieve.workers.stream import RunStats
-from sieve.workers.training_cli import register
+from sieve.workers.retraining import run_retrain
+from sieve.workers.runtime import open_registry, open_store
 
-MALFORMED = [
-    b"{not json",
-    b'{"id": 7, "text": "an id that is a number"}',
-    b'{"id": "demo-empty", "text": "   "}',
-    b"\xff\xfe not utf-8",
-]
+BLOCK = 1_000
 
 
-def run_demo(settings: Settings, *, data_dir: Path, limit: int | None) -> int:
-    train_file, test_file = data_dir / "train.jsonl", data_dir / "test.jsonl"
-    for path in (train_file, test_file):
-        if not path.is_file():
-            raise PermanentError(f"demo data missing: {path} (run from the project folder)")
-    demo_dir = settings.data_dir / "demo"
+def run_demo(settings: Settings, *, data_dir: Path, limit: int | None, chunk_size: int) -> int:
+    items = _stream_order(data_dir, limit)
+    demo_dir = (settings.data_dir / "demo").resolve()
     shutil.rmtree(demo_dir, ignore_errors=True)
-    test = read_labeled_jsonl(test_file)[:limit]
-    with EmbeddedBroker() as broker:
-        kafka = settings.kafka.model_copy(
-            update={
-                "bootstrap_servers": broker.bootstrap_servers,
-                "session_timeout_ms": 6_000,
-                "heartbeat_interval_ms": 1_000,
-            }
-        )
-        settings = settings.model_copy(
-            update={
-                "data_dir": demo_dir,
-                "kafka": kafka,
-                "database": settings.database.model_copy(update={"url": None}),
-            }
-        )
-        print(f"1/3 training the fast model on {train_file} ...", flush=True)
-        started = time.monotonic()
-        info, metrics = train_from_file(
-            train_file, open_registry(settings), eval_path=test_file, config=TrainConfig()
-        )
-        register(settings, info, activate=True, reason="demo")
-        accuracy = metrics.accuracy if metrics else float("nan")
-        print(
-            f"    {info.version}: test accuracy {accuracy:.4f} in {time.monotonic() - started:.1f}s"
-        )
-
-        print(f"2/3 producing {len(test)} test messages + {len(MALFORMED)} malformed ones ...")
-        ensure_topics(kafka)
-        producer = make_producer(kafka, linger_ms=20)
-        lines = [json.dumps({"id": item.id, "text": item.text}).encode() for item in test]
-        produce_lines(producer, kafka.input_topic, lines + MALFORMED, shuffle_seed=77)
-        producer.close()
-
-        print("3/3 streaming through the worker (embedded Tansu broker, SQLite store) ...")
-        engine = open_store(settings)
-        with stream_worker(settings, engine, StoreEscalationSink(engine)) as worker:
-            stats = worker.run(max_messages=len(lines) + len(MALFORMED), idle_timeout_s=60)
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(predictions.c.message_id, predictions.c.label, predictions.c.route)
-            ).all()
-        engine.dispose()
-    _report(rows, {item.id: item.label for item in test}, stats)
+    demo_dir.mkdir(parents=True)
+    _require_redis(settings)
+    with ExitStack() as stack:
+        broker = stack.enter_context(EmbeddedBroker())
+        llm = stack.enter_context(_llm(settings.llm, data_dir))
+        # This process is the demo's entry point: its environment is the run's
+        # configuration, inherited by the worker subprocesses.
+        os.environ.update(_overrides(settings, demo_dir, broker.bootstrap_servers, llm))
+        run_settings = Settings()
+        env = dict(os.environ)
+        ensure_topics(run_settings.kafka)
+        engine = open_store(run_settings)
+        for args in (["worker", "--concurrency", "2"], ["stream"]):
+            stack.enter_context(_process(env, args))
+        blocks = _drive(run_settings, engine, items, chunk_size)
+        totals = cost_totals(engine, by="prompt_version")
+    _final_report(blocks, totals, items, data_dir)
     return 0
 
 
-def _report(rows: Sequence[Row[Any, Any, Any]], gold: dict[str, str], stats: RunStats) -> None:
-    routes = Counter(row.route for row in rows)
-    kept = [row for row in rows if row.route == "accept"]
-    kept_right = sum(row.label == gold.get(row.message_id) for row in kept)
-    all_right = sum(row.label == gold.get(row.message_id) for row in rows)
-    total = max(len(rows), 1)
+def _stream_order(data_dir: Path, limit: int | None) -> list[LabeledText]:
+    train, test = data_dir / "train.jsonl", data_dir / "test.jsonl"
+    for path in (train, test):
+        if not path.is_file():
+            raise PermanentError(f"demo data missing: {path} (run from the project folder)")
+    order = read_labeled_jsonl(train)
+    random.Random(77).shuffle(order)
+    return (order + read_labeled_jsonl(test))[:limit]
+
+
+def _require_redis(settings: Settings) -> None:
+    try:
+        redis.Redis.from_url(settings.redis.url.get_secret_value(), socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        raise ConfigError(
+            f"the demo needs Redis (task queue, answer cache) at SIEVE_REDIS__URL: {exc}"
+        ) from exc
+
+
+@contextmanager
+def _llm(llm: LLMSettings, data_dir: Path) -> Iterator[str]:
+    """The configured LLM's base URL, or the teacher simulator's when none is configured."""
+    if llm.base_url != LLMSettings().base_url:
+        yield llm.base_url
+        return
+    teacher = load_teacher(
+        [data_dir / "train.jsonl", data_dir / "test.jsonl"],
+        accuracy=0.8,
+        noise="confusable",
+        seed=0,
+    )
+    with SimulatorServer(teacher) as simulator:
+        yield simulator.base_url
+
+
+def _overrides(settings: Settings, demo_dir: Path, bootstrap: str, llm_url: str) -> dict[str, str]:
+    prefix = f"sieve-demo-{uuid.uuid4().hex[:8]}:"
+    return {
+        "SIEVE_DATA_DIR": str(demo_dir),
+        "SIEVE_DATABASE__URL": f"sqlite:///{demo_dir / 'sieve.db'}",
+        "SIEVE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "SIEVE_KAFKA__SESSION_TIMEOUT_MS": "6000",
+        "SIEVE_KAFKA__HEARTBEAT_INTERVAL_MS": "1000",
+        "SIEVE_KAFKA__POLL_TIMEOUT_MS": "5000",
+        "SIEVE_MODELS__RELOAD_CHECK_INTERVAL_S": "0.5",
+        "SIEVE_REDIS__KEY_PREFIX": prefix,
+        "SIEVE_CELERY__QUEUE": f"{prefix}tasks",
+        "SIEVE_LLM__BASE_URL": llm_url,
+        "SIEVE_RETRAIN__MIN_LABELS": str(min(settings.retrain.min_labels, 500)),
+    }
+
+
+@contextmanager
+def _process(env: dict[str, str], args: list[str]) -> Iterator[None]:
+    log = open(Path(env["SIEVE_DATA_DIR"]) / f"{args[0]}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sieve.workers.cli", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def _drive(
+    settings: Settings, engine: Engine, items: Sequence[LabeledText], chunk_size: int
+) -> list[Block]:
+    producer = make_producer(settings.kafka, linger_ms=20)
+    registry = open_registry(settings)
+    labels_at_last_retrain, started = 0, time.monotonic()
+    try:
+        for start in range(0, len(items), chunk_size):
+            chunk = items[start : start + chunk_size]
+            lines = [json.dumps({"id": i.id, "text": i.text}).encode() for i in chunk]
+            produce_lines(producer, settings.kafka.input_topic, lines)
+            _wait_settled(engine, [item.id for item in chunk])
+            labeled = _count(engine, select(func.count()).where(labels.c.status == "ok"))
+            if labeled - labels_at_last_retrain >= _retrain_due(settings, engine):
+                run_retrain(settings, engine, registry, create_run(engine, trigger="demo"))
+                labels_at_last_retrain = labeled
+            _progress(engine, start + len(chunk), len(items), labeled, started)
+    finally:
+        producer.close()
+        print(file=sys.stderr)
+    gold = {item.id: item.label for item in items}
+    return [
+        block(first, outcomes(engine, [item.id for item in items[first : first + BLOCK]]), gold)
+        for first in range(0, len(items), BLOCK)
+    ]
+
+
+def _retrain_due(settings: Settings, engine: Engine) -> int:
+    cold = active_model_version(engine) is None
+    return settings.retrain.min_labels if cold else settings.retrain.min_new_labels
+
+
+def _wait_settled(engine: Engine, ids: list[str], timeout_s: float = 600) -> None:
+    """Until every message has a prediction and every escalated one an LLM label row."""
+    deadline = time.monotonic() + timeout_s
+    predicted = select(func.count()).where(predictions.c.message_id.in_(ids))
+    escalated = select(func.count()).where(
+        predictions.c.message_id.in_(ids), predictions.c.route == "escalate"
+    )
+    answered = select(func.count()).where(labels.c.message_id.in_(ids))
+    while _count(engine, predicted) < len(ids) or _count(engine, answered) < _count(
+        engine, escalated
+    ):
+        if time.monotonic() > deadline:
+            raise PermanentError(
+                "the demo's workers stopped making progress; see .sieve/demo/*.log"
+            )
+        time.sleep(0.2)
+
+
+def _count(engine: Engine, query: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())  # type: ignore[call-overload]
+
+
+def _progress(engine: Engine, done: int, total: int, labeled: int, started: float) -> None:
+    version = active_model_version(engine) or "none (cold start)"
+    rate = done / max(time.monotonic() - started, 1e-9)
+    print(
+        f"\r[{done:>6}/{total}] LLM labels {labeled:>6} | model {version} | {rate:,.0f} msg/s",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _final_report(
+    blocks: Sequence[Block],
+    totals: Sequence[tuple[str, int, int, int, float]],
+    items: Sequence[LabeledText],
+    data_dir: Path,
+) -> None:
+    print_table(blocks)
+    calls = sum(row[1] for row in totals)
+    tokens_in, tokens_out = sum(row[2] for row in totals), sum(row[3] for row in totals)
+    cost = sum(row[4] for row in totals)
+    teacher = load_teacher(
+        [data_dir / "train.jsonl", data_dir / "test.jsonl"],
+        accuracy=0.8,
+        noise="confusable",
+        seed=0,
+    )
+    llm_only = sum(teacher.choose(item.text).label == item.label for item in items) / len(items)
+    per_call = (tokens_in + tokens_out) / max(calls, 1)
+    shown = sum(b.llm_share * b.count for b in blocks) / max(sum(b.count for b in blocks), 1)
     print()
-    print(f"  messages classified      {len(rows):>8}")
-    print(f"  dead-lettered            {stats.dead_lettered:>8}")
-    print(f"  accepted (kept)          {routes['accept']:>8}  ({routes['accept'] / total:.1%})")
-    print(f"  escalated (for the LLM)  {routes['escalate']:>8}  ({routes['escalate'] / total:.1%})")
-    print(f"  precision on kept        {kept_right / max(len(kept), 1):>8.1%}")
-    print(f"  fast-model accuracy      {all_right / total:>8.1%}")
-    print(f"  throughput               {stats.consumed / max(stats.busy_s, 1e-9):>8,.0f} msg/s")
-    print()
-    print("Escalated messages wait in the store's `escalations` table for the LLM path.")
+    header = ("", "messages", "LLM calls", "share", "tokens", "cost USD", "accuracy")
+    print("{:<10} {:>9} {:>10} {:>6} {:>11} {:>9} {:>9}".format(*header))
+    sieve_accuracy = sum(b.accuracy * b.count for b in blocks) / max(len(items), 1)
+    print(
+        f"{'sieve':<10} {len(items):>9} {calls:>10} {shown:>6.1%} {tokens_in + tokens_out:>11,} "
+        f"{cost:>9.4f} {sieve_accuracy:>9.1%}"
+    )
+    print(
+        f"{'LLM only':<10} {len(items):>9} {len(items):>10} {1:>6.0%} "
+        f"{int(per_call * len(items)):>11,} {cost / max(calls, 1) * len(items):>9.4f} "
+        f"{llm_only:>9.1%}"
+    )

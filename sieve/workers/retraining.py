@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -181,9 +180,12 @@ def promotion_gate(
         return GateResult(
             False, f"macro-F1 {candidate.macro_f1:.4f} < active {active.macro_f1:.4f}"
         )
+    # A label with a handful of evaluation examples moves by 0.2-0.5 F1 on one example:
+    # only labels with enough support can veto a promotion.
     drops = {
         label: active_f1 - candidate.per_label_f1.get(label, 0.0)
         for label, active_f1 in active.per_label_f1.items()
+        if candidate.support.get(label, 0) >= config.gate_min_label_support
     }
     worst = max(drops, key=drops.__getitem__, default=None)
     if worst is not None and drops[worst] > config.max_label_f1_drop:
@@ -197,19 +199,28 @@ def promotion_gate(
 def stratified_split(
     rows: Sequence[TrainingLabel], eval_fraction: float, seed: int
 ) -> tuple[list[TrainingLabel], list[TrainingLabel]]:
-    """Hold out ``eval_fraction`` of each label (labels with one example train only)."""
+    """Hold out about ``eval_fraction`` of each label, chosen by a hash of the message id.
+
+    The choice is stable across runs: a message held out once is held out in every later
+    run, so the active model (trained by an earlier run) never trained on the slice it is
+    compared on. A per-run shuffle would hand it in-sample examples and the gate would
+    favour it. Labels with a single example train only.
+    """
     by_label: dict[str, list[TrainingLabel]] = defaultdict(list)
     for row in rows:
         by_label[row.label].append(row)
-    rng = random.Random(seed)
     train, held_out = [], []
     for label in sorted(by_label):
-        group = sorted(by_label[label], key=lambda row: row.message_id)
-        rng.shuffle(group)
-        cut = int(len(group) * eval_fraction) if len(group) > 1 else 0
-        held_out += group[:cut]
-        train += group[cut:]
+        group = by_label[label]
+        for row in group:
+            chosen = len(group) > 1 and _unit_hash(row.message_id, seed) < eval_fraction
+            (held_out if chosen else train).append(row)
     return train, held_out
+
+
+def _unit_hash(message_id: str, seed: int) -> float:
+    digest = hashlib.blake2b(f"{seed}:{message_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def promote(engine: Engine, version: str, reason: str) -> None:

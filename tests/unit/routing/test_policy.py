@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from sieve.core.settings import RoutingSettings
-from sieve.routing.policy import Prediction, Reason, Route, decide
+from sieve.routing.policy import Prediction, Reason, Route, decide, exploration_draw
+from sieve.routing.thresholds import RecentConfidences, RoutingThresholds, gate_share
 
 LABELS = ("a", "b", "c")
 # Dyadic probabilities are exact in float32, so "at the threshold" really is at it.
@@ -54,3 +55,140 @@ def test_confidence_and_margin_are_reported():
 def test_single_label_model_has_full_margin():
     single = Prediction(("only",), np.asarray([1.0], dtype=np.float32))
     assert decide(single, "t", SETTINGS).route is Route.ACCEPT
+
+
+# Calibrated routing: per-label thresholds, target share, exploration.
+THRESHOLDS = RoutingThresholds(per_label={"a": 0.75, "b": 0.25}, global_threshold=0.625)
+KEEP = (Route.ACCEPT, Reason.CONFIDENT)
+BELOW_LABEL = (Route.ESCALATE, Reason.BELOW_LABEL_THRESHOLD)
+LOW_CONFIDENCE = (Route.ESCALATE, Reason.LOW_CONFIDENCE)
+LOW_MARGIN = (Route.ESCALATE, Reason.LOW_MARGIN)
+TOO_LONG = (Route.ESCALATE, Reason.TEXT_TOO_LONG)
+SHARE = (Route.ESCALATE, Reason.TARGET_SHARE)
+EXPLORED = (Route.ESCALATE, Reason.EXPLORATION)
+LONG = "x" * 21
+
+
+def exploring(settings: RoutingSettings, rate: float) -> RoutingSettings:
+    # model_copy(update=...) sets a field without validation: it works whether or not
+    # RoutingSettings declares exploration_rate yet.
+    return settings.model_copy(update={"exploration_rate": rate})
+
+
+@pytest.mark.parametrize(
+    ("probs", "text", "thresholds", "share", "expected"),
+    [
+        # a label's own threshold: at it is kept, below escalates (min_confidence passes)
+        ((0.75, 0.125, 0.125), "short", THRESHOLDS, None, KEEP),
+        ((0.6875, 0.15625, 0.15625), "short", THRESHOLDS, None, BELOW_LABEL),
+        ((0.6875, 0.15625, 0.15625), "short", None, None, KEEP),
+        # a label fitted without a threshold ("c") uses the global one
+        ((0.125, 0.25, 0.625), "short", THRESHOLDS, None, KEEP),
+        ((0.203125, 0.203125, 0.59375), "short", THRESHOLDS, None, BELOW_LABEL),
+        # a lenient label threshold does not lift min_confidence or min_margin
+        ((0.25, 0.46875, 0.28125), "short", THRESHOLDS, None, LOW_CONFIDENCE),
+        ((0.0, 0.59375, 0.40625), "short", THRESHOLDS, None, LOW_MARGIN),
+        # length before the label threshold
+        ((0.375, 0.375, 0.25), LONG, THRESHOLDS, None, TOO_LONG),
+        # share mode: at the share threshold is kept, below escalates
+        ((0.75, 0.125, 0.125), "short", None, 0.75, KEEP),
+        ((0.75, 0.125, 0.125), "short", None, 0.875, SHARE),
+        # share mode replaces the precision rules: label threshold, confidence, margin
+        ((0.6875, 0.15625, 0.15625), "short", THRESHOLDS, 0.625, KEEP),
+        ((0.375, 0.375, 0.25), "short", None, 0.25, KEEP),
+        ((0.0, 0.40625, 0.59375), "short", None, 0.5, KEEP),
+        # ... but not the length limit
+        ((1.0, 0.0, 0.0), LONG, None, 0.0, TOO_LONG),
+    ],
+)
+def test_decide_with_calibrated_thresholds(probs, text, thresholds, share, expected):
+    decision = decide(
+        prediction(*probs), text, SETTINGS, thresholds=thresholds, share_threshold=share
+    )
+    assert (decision.route, decision.reason) == expected
+
+
+@pytest.mark.parametrize(
+    ("probs", "share", "draw", "rate", "expected"),
+    [
+        # a kept message is explored when the draw falls below the rate
+        ((0.75, 0.125, 0.125), None, 0.0, 0.25, EXPLORED),
+        ((0.75, 0.125, 0.125), None, 0.2499, 0.25, EXPLORED),
+        ((0.75, 0.125, 0.125), None, 0.25, 0.25, KEEP),
+        ((0.75, 0.125, 0.125), None, None, 0.25, KEEP),
+        ((0.75, 0.125, 0.125), None, 0.0, 0.0, KEEP),
+        # in share mode too
+        ((0.75, 0.125, 0.125), 0.5, 0.1, 0.25, EXPLORED),
+        # an escalated message keeps the reason that escalated it
+        ((0.375, 0.375, 0.25), None, 0.0, 0.25, LOW_CONFIDENCE),
+        ((0.75, 0.125, 0.125), 0.875, 0.0, 0.25, SHARE),
+    ],
+)
+def test_decide_exploration(probs, share, draw, rate, expected):
+    decision = decide(
+        prediction(*probs),
+        "short",
+        exploring(SETTINGS, rate),
+        share_threshold=share,
+        explore_draw=draw,
+    )
+    assert (decision.route, decision.reason) == expected
+    assert decision.label == "a"  # an explored message still carries the model's label
+
+
+def test_no_model_escalates_whatever_the_thresholds():
+    decision = decide(
+        None,
+        "t",
+        exploring(SETTINGS, 1.0),
+        thresholds=THRESHOLDS,
+        share_threshold=0.0,
+        explore_draw=0.0,
+    )
+    assert (decision.route, decision.reason) == (Route.ESCALATE, Reason.NO_MODEL)
+
+
+def test_reasons_fit_the_database_column():
+    assert all(len(reason.value) <= 32 for reason in Reason)
+    assert len({reason.value for reason in Reason}) == len(Reason)
+
+
+def test_exploration_draws_are_stable_per_message_and_uniform():
+    assert exploration_draw("m-1", seed=0) == exploration_draw("m-1", seed=0)
+    assert exploration_draw("m-1", seed=0) != exploration_draw("m-1", seed=1)
+    draws = np.array([exploration_draw(f"m-{i}", seed=3) for i in range(10_000)])
+    assert ((draws >= 0.0) & (draws < 1.0)).all()
+    assert abs(np.mean(draws < 0.1) - 0.1) <= 0.01
+    assert abs(np.mean(draws) - 0.5) <= 0.01
+
+
+def test_target_share_with_exploration_holds_over_the_next_messages():
+    """A 15% target: the share threshold from 5,000 recent confidences routes the next
+    1,000 messages, exploration included, to the LLM at 15% ± 3 points."""
+    rng = np.random.default_rng(21)
+    settings = exploring(SETTINGS, 0.02)
+    recent = RecentConfidences(capacity=5_000)
+
+    def confident_prediction() -> Prediction:
+        top = float(rng.beta(5.0, 1.2))
+        return Prediction(LABELS, np.asarray([top, (1 - top) / 2, (1 - top) / 2]))
+
+    recent.add(confident_prediction().top[1] for _ in range(5_000))
+    share = recent.threshold_for_share(gate_share(0.15, 0.02))
+    assert share is not None
+    decisions = [
+        decide(
+            confident_prediction(),
+            "short",
+            settings,
+            thresholds=THRESHOLDS,
+            share_threshold=share,
+            explore_draw=exploration_draw(f"m-{index}", seed=21),
+        )
+        for index in range(1_000)
+    ]
+    realised = sum(d.route is Route.ESCALATE for d in decisions) / len(decisions)
+    explored = sum(d.reason is Reason.EXPLORATION for d in decisions)
+    print(f"target LLM share 15%: realised {realised:.1%} ({explored} explored)")
+    assert abs(realised - 0.15) <= 0.03
+    assert explored > 0

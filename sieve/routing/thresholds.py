@@ -1,0 +1,284 @@
+"""Routing thresholds: fitted per label for a target precision, or for a target LLM share.
+
+Two ways to choose the confidence below which a message goes to the LLM:
+
+- **Precision** (fitted at retraining, stored in the artefact's ``meta.json`` under
+  ``"routing"``): per predicted label, the lowest threshold at which the messages kept
+  with that label reach ``target_precision`` on the evaluation slice. The slice's
+  probabilities must be the calibrated ones the classifier serves (same temperature).
+- **Share** (recomputed by the stream worker): the quantile of recent top confidences that
+  sends about ``target_llm_share`` of the traffic to the LLM, as RouteLLM calibrates its
+  threshold to a target strong-model share.
+
+A message is escalated when its confidence is *below* the threshold; a threshold of
+``NEVER_ACCEPT`` (above any probability) escalates every message it applies to.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+NEVER_ACCEPT = 2.0
+ROUTING_FORMAT_VERSION = 1
+DEFAULT_RECENT_CAPACITY = 5_000
+# Fewer recent confidences than this make a share threshold too noisy to use.
+DEFAULT_MIN_SHARE_SAMPLES = 200
+
+
+def precision_threshold(
+    confidences: np.ndarray, correct: np.ndarray, target_precision: float
+) -> float:
+    """The lowest observed confidence ``t`` such that the items with confidence ≥ ``t``
+    have precision ≥ ``target_precision``; ``NEVER_ACCEPT`` when no ``t`` reaches it.
+
+    The lowest such ``t`` keeps the most items: the target is a floor on precision and
+    coverage is what is maximised under it. Candidates are the observed confidences (the
+    tightest values the slice supports), so a higher target never gives a lower ``t``.
+    """
+    if not 0.0 <= target_precision <= 1.0:
+        raise ValueError(f"target_precision must be in [0, 1], not {target_precision}")
+    conf = np.asarray(confidences, dtype=np.float64)
+    hit = np.asarray(correct, dtype=bool)
+    if conf.shape != hit.shape or conf.ndim != 1:
+        raise ValueError(f"shapes differ: confidences {conf.shape}, correct {hit.shape}")
+    if conf.size == 0:
+        return NEVER_ACCEPT
+    order = np.argsort(-conf, kind="stable")
+    conf, hit = conf[order], hit[order]
+    kept = np.arange(1, conf.size + 1)
+    hits = np.cumsum(hit)
+    # A threshold keeps a whole group of tied confidences: only a group's last row counts.
+    group_end = np.append(conf[1:] < conf[:-1], True)
+    # Integer-exact comparison of hits/kept ≥ target, up to float rounding of the target.
+    reaches = (hits >= target_precision * kept - 1e-9) & group_end
+    if not reaches.any():
+        return NEVER_ACCEPT
+    return float(conf[np.flatnonzero(reaches)[-1]])
+
+
+def per_label_thresholds(
+    probs: np.ndarray,
+    y_true_idx: np.ndarray,
+    labels: Sequence[str],
+    target_precision: float,
+    min_support: int,
+) -> dict[str, float]:
+    """A threshold for every label, fitted on a (calibrated) evaluation slice.
+
+    Support is the number of slice items the model *predicts* as the label (precision
+    is measured over them). A label with fewer than ``min_support`` gets the global
+    threshold: the one that reaches the target over all predictions pooled. The fallback
+    is the pooled estimate rather than "always escalate" because early in the loop most
+    of Banking77's 77 labels have a handful of evaluation items, and escalating all of
+    them would keep the LLM share near 100%; the pooled threshold still holds the
+    target precision on average. A label with enough support that cannot reach the
+    target gets ``NEVER_ACCEPT``: it is measured to be unreliable.
+    """
+    if min_support < 1:
+        raise ValueError(f"min_support must be at least 1, not {min_support}")
+    confidence, predicted, correct = _top1(probs, y_true_idx, len(labels))
+    fallback = precision_threshold(confidence, correct, target_precision)
+    thresholds: dict[str, float] = {}
+    for index, label in enumerate(labels):
+        rows = predicted == index
+        if int(rows.sum()) < min_support:
+            thresholds[label] = fallback
+        else:
+            thresholds[label] = precision_threshold(
+                confidence[rows], correct[rows], target_precision
+            )
+    return thresholds
+
+
+def global_threshold(probs: np.ndarray, y_true_idx: np.ndarray, target_precision: float) -> float:
+    """One threshold over all predictions pooled (the fallback of ``per_label_thresholds``)."""
+    probs = np.asarray(probs)
+    confidence, _, correct = _top1(probs, y_true_idx, probs.shape[-1])
+    return precision_threshold(confidence, correct, target_precision)
+
+
+def threshold_for_share(confidences: np.ndarray, target_llm_share: float) -> float:
+    """The threshold ``t`` such that about ``target_llm_share`` of ``confidences`` are
+    below it (and so escalate): the k-th smallest value, k = round(share · n).
+
+    Ties at ``t`` all stay above it, so a distribution with a heavy atom (e.g. many
+    confidences of exactly 1.0) can escalate less than the target.
+    """
+    if not 0.0 <= target_llm_share <= 1.0:
+        raise ValueError(f"target_llm_share must be in [0, 1], not {target_llm_share}")
+    values = np.asarray(confidences, dtype=np.float64).ravel()
+    if values.size == 0:
+        raise ValueError("no confidences to take a share of")
+    rank = round(target_llm_share * values.size)
+    if rank <= 0:
+        return 0.0
+    if rank >= values.size:
+        return NEVER_ACCEPT
+    return float(np.partition(values, rank)[rank])
+
+
+def gate_share(target_llm_share: float, exploration_rate: float) -> float:
+    """The share the confidence gate must escalate so that, with exploration sending
+    ``exploration_rate`` of the remaining messages too, the total is the target:
+    g + (1 − g)·e = target."""
+    if not 0.0 <= exploration_rate < 1.0:
+        raise ValueError(f"exploration_rate must be in [0, 1), not {exploration_rate}")
+    return max(0.0, (target_llm_share - exploration_rate) / (1.0 - exploration_rate))
+
+
+class RecentConfidences:
+    """A fixed-capacity ring of the latest top confidences, for the share threshold.
+
+    Owned by one stream worker loop (not thread-safe). Clear it when the model changes:
+    another model's confidences follow another distribution.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_RECENT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        self._values = np.empty(capacity, dtype=np.float64)
+        self._next = 0  # where the next value goes
+        self._size = 0
+
+    @property
+    def capacity(self) -> int:
+        return int(self._values.size)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, confidences: Iterable[float] | np.ndarray) -> None:
+        """Append values in order; beyond capacity the oldest are overwritten. Non-finite
+        values are dropped: one NaN would poison every quantile taken afterwards."""
+        batch = (
+            np.fromiter(confidences, dtype=np.float64)
+            if not isinstance(confidences, np.ndarray)
+            else np.asarray(confidences, dtype=np.float64).ravel()
+        )
+        batch = batch[np.isfinite(batch)][-self.capacity :]
+        slots = (self._next + np.arange(batch.size)) % self.capacity
+        self._values[slots] = batch
+        self._next = (self._next + batch.size) % self.capacity
+        self._size = min(self._size + batch.size, self.capacity)
+
+    def values(self) -> np.ndarray:
+        """A copy of the held values, oldest first."""
+        if self._size < self.capacity:
+            return self._values[: self._size].copy()
+        return np.roll(self._values, -self._next)
+
+    def clear(self) -> None:
+        self._next = 0
+        self._size = 0
+
+    def threshold_for_share(
+        self, target_llm_share: float, min_samples: int = DEFAULT_MIN_SHARE_SAMPLES
+    ) -> float | None:
+        """The share threshold over the held values; None while fewer than
+        ``min_samples`` are held (the caller routes by precision meanwhile)."""
+        if self._size < max(min_samples, 1):
+            return None
+        return threshold_for_share(self.values(), target_llm_share)
+
+
+@dataclass(frozen=True)
+class RoutingThresholds:
+    """What retraining fitted for one model version; ``meta.json`` holds it as "routing".
+
+    ``temperature`` is the one the classifier applies to its logits before routing: the
+    thresholds were fitted on probabilities scaled by it and are only valid with it.
+    """
+
+    per_label: Mapping[str, float]
+    global_threshold: float
+    temperature: float = 1.0
+    target_precision: float | None = None
+    min_support: int | None = None
+    format_version: int = ROUTING_FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        # A private copy: a caller's dict changed later must not change routing.
+        lookup = {str(label): float(value) for label, value in self.per_label.items()}
+        for name, value in [*lookup.items(), ("global_threshold", self.global_threshold)]:
+            if not (math.isfinite(value) and 0.0 <= value <= NEVER_ACCEPT):
+                raise ValueError(f"threshold {name}={value} outside [0, {NEVER_ACCEPT}]")
+        if not (math.isfinite(self.temperature) and self.temperature > 0.0):
+            raise ValueError(f"temperature must be positive and finite, not {self.temperature}")
+        object.__setattr__(self, "per_label", lookup)
+
+    def for_label(self, label: str) -> float:
+        """The label's threshold; the global one for a label fitted without one."""
+        return self.per_label.get(label, self.global_threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "temperature": self.temperature,
+            "global_threshold": self.global_threshold,
+            "target_precision": self.target_precision,
+            "min_support": self.min_support,
+            "per_label": dict(sorted(self.per_label.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoutingThresholds:
+        """Inverse of ``to_dict``; ValueError for anything else."""
+        try:
+            version = int(data.get("format_version", ROUTING_FORMAT_VERSION))
+            if version != ROUTING_FORMAT_VERSION:
+                raise ValueError(f"unknown routing format_version {version}")
+            per_label = data["per_label"]
+            if not isinstance(per_label, Mapping):
+                raise ValueError("per_label must be an object of label → threshold")
+            precision = data.get("target_precision")
+            support = data.get("min_support")
+            return cls(
+                per_label={str(k): float(v) for k, v in per_label.items()},
+                global_threshold=float(data["global_threshold"]),
+                temperature=float(data.get("temperature", 1.0)),
+                target_precision=None if precision is None else float(precision),
+                min_support=None if support is None else int(support),
+                format_version=version,
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"bad routing thresholds: {exc!r}") from exc
+
+
+def fit_routing_thresholds(
+    probs: np.ndarray,
+    y_true_idx: np.ndarray,
+    labels: Sequence[str],
+    *,
+    target_precision: float,
+    min_support: int,
+    temperature: float = 1.0,
+) -> RoutingThresholds:
+    """Everything retraining stores: ``probs`` are the slice's probabilities already
+    scaled by ``temperature``."""
+    per_label = per_label_thresholds(probs, y_true_idx, labels, target_precision, min_support)
+    return RoutingThresholds(
+        per_label=per_label,
+        global_threshold=global_threshold(probs, y_true_idx, target_precision),
+        temperature=temperature,
+        target_precision=target_precision,
+        min_support=min_support,
+    )
+
+
+def _top1(
+    probs: np.ndarray, y_true_idx: np.ndarray, label_count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(confidence, predicted index, correct) per row, after shape checks."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true_idx)
+    if p.ndim != 2 or p.shape[1] != label_count or p.shape[1] == 0:
+        raise ValueError(f"expected probabilities [N, {label_count}], got shape {p.shape}")
+    if y.shape != (p.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"expected {p.shape[0]} integer label indices, got {y.shape}")
+    predicted = p.argmax(axis=1)
+    return p.max(axis=1), predicted, predicted == y

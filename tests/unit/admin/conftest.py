@@ -1,0 +1,57 @@
+"""The admin app on a migrated SQLite file, with a FakeRetrainer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from sieve.admin.app import create_app
+from sieve.core.settings import Settings
+from sieve.store.engine import make_engine
+from sieve.store.migrate import upgrade
+from tests.unit.admin.fakes import FakeRetrainer
+
+TOKEN = "admin-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[Engine]:
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def retrainer() -> FakeRetrainer:
+    return FakeRetrainer()
+
+
+@pytest.fixture
+def make_client(
+    engine: Engine, retrainer: FakeRetrainer, tmp_path: Path
+) -> Iterator[ClientFactory]:
+    """make_client(token=...): a TestClient on an app whose admin token is ``token``."""
+    clients: list[TestClient] = []
+
+    def make(token: str | None = TOKEN, *, on: Engine | None = None) -> TestClient:
+        settings = Settings(_env_file=None, data_dir=tmp_path, admin={"token": token})
+        client = TestClient(create_app(settings, on or engine, retrainer))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> TestClient:
+    return make_client()

@@ -1,0 +1,67 @@
+"""A Retrainer for the admin API tests: runs are kept in memory, activations in the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from sieve.core.errors import PermanentError
+from sieve.core.settings import Settings
+from sieve.store.repository import activate_model_version
+from sieve.store.tables import model_activations
+
+
+class FakeRetrainer:
+    """Implements sieve.admin.deps.Retrainer. A queued or running run is reused, as the
+    real service does; ``fail_with`` makes request_retrain raise."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[Settings, Engine, str]] = []
+        self.promotions: list[tuple[str, str]] = []
+        self.rollbacks = 0
+        self.fail_with: Exception | None = None
+
+    def request_retrain(self, settings: Settings, engine: Engine, *, trigger: str) -> str:
+        self.requests.append((settings, engine, trigger))
+        if self.fail_with is not None:
+            raise self.fail_with
+        for run in self.runs.values():
+            if run["status"] in ("queued", "running"):
+                return str(run["id"])
+        run_id = f"run-{len(self.runs) + 1}"
+        self.runs[run_id] = {
+            "id": run_id,
+            "status": "queued",
+            "trigger": trigger,
+            "model_version": None,
+            "metrics": None,
+            "promoted": None,
+            "error": None,
+            "created_at": datetime.now(UTC),
+            "finished_at": None,
+        }
+        return run_id
+
+    def get_run(self, engine: Engine, run_id: str) -> dict[str, Any] | None:
+        return self.runs.get(run_id)
+
+    def promote(self, engine: Engine, version: str, reason: str) -> None:
+        self.promotions.append((version, reason))
+        activate_model_version(engine, version, reason=reason)
+
+    def rollback(self, engine: Engine) -> str:
+        self.rollbacks += 1
+        query = select(model_activations.c.version).order_by(model_activations.c.id.desc())
+        with engine.connect() as conn:
+            history = list(conn.execute(query).scalars())
+        if not history:
+            raise PermanentError("no model version is active")
+        current = history[0]
+        previous = next((version for version in history[1:] if version != current), None)
+        if previous is None:
+            raise PermanentError(f"nothing to roll back to: {current} is the only version used")
+        activate_model_version(engine, previous, reason=f"rollback from {current}")
+        return previous

@@ -1,0 +1,87 @@
+"""The /stats figures (sieve.store.stats) on SQLite, and the endpoint that shows them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from sieve.store.repository import activate_model_version
+from sieve.store.stats import escalation_by_hour, llm_usage, messages_total
+from tests.unit.admin.store_rows import (
+    NOW,
+    add_label,
+    add_version,
+    seed_decisions,
+    seed_labels,
+    seed_recent_decisions,
+)
+
+
+def test_escalations_are_bucketed_per_utc_hour(engine: Engine) -> None:
+    seed_decisions(engine, NOW)
+
+    buckets = escalation_by_hour(engine, now=NOW)
+
+    current_hour = NOW.replace(minute=0)
+    assert len(buckets) == 24
+    assert buckets[0].hour == current_hour - timedelta(hours=23)
+    assert buckets[-1].hour == current_hour
+    assert (buckets[-1].decisions, buckets[-1].escalated) == (3, 2)
+    assert buckets[-1].escalated_share == pytest.approx(2 / 3)
+    assert (buckets[-2].decisions, buckets[-2].escalated) == (1, 1)
+    # The oldest hour keeps its accepted row; the escalation a second earlier is outside.
+    assert (buckets[0].decisions, buckets[0].escalated) == (1, 0)
+    assert all(b.decisions == 0 and b.escalated_share is None for b in buckets[1:-2])
+
+
+def test_llm_usage_counts_paid_calls_and_failed_labels(engine: Engine) -> None:
+    seed_decisions(engine, NOW)
+    seed_labels(engine)
+
+    usage = llm_usage(engine)
+
+    # Cached answers cost nothing and human labels are no LLM calls.
+    assert usage.calls == 3
+    assert usage.tokens_in == 350
+    assert usage.tokens_out == 30
+    assert usage.cost_usd == pytest.approx(0.75)
+    assert usage.failed_labels == 1
+    assert messages_total(engine) == 6
+
+
+def test_stats_endpoint(client: TestClient, engine: Engine) -> None:
+    seed_recent_decisions(engine)
+    add_label(engine, "r1", tokens_in=10, tokens_out=5, cost_usd=0.1)
+    add_label(engine, "r2", tokens_in=10, tokens_out=5, cost_usd=0.2)
+    add_label(engine, "r4", status="failed", label=None, error="timeout")
+    add_version(engine, "v1", NOW)
+    activate_model_version(engine, "v1", reason="test")
+
+    body = client.get("/stats").json()
+
+    assert body["messages_total"] == 4
+    assert body["active_version"] == "v1"
+    assert body["decisions_24h"] == 3
+    assert body["escalated_24h"] == 2
+    assert body["escalated_share_24h"] == pytest.approx(2 / 3)
+    assert len(body["escalated_by_hour"]) == 24
+    assert sum(hour["decisions"] for hour in body["escalated_by_hour"]) == 3
+    assert body["llm"] == {
+        "calls": 3,
+        "tokens_in": 20,
+        "tokens_out": 10,
+        "cost_usd": pytest.approx(0.3),
+        "failed_labels": 1,
+    }
+
+
+def test_stats_on_an_empty_store(client: TestClient) -> None:
+    body = client.get("/stats").json()
+
+    assert body["messages_total"] == 0
+    assert body["active_version"] is None
+    assert body["escalated_share_24h"] is None
+    assert body["llm"]["calls"] == 0
