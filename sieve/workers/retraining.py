@@ -209,7 +209,8 @@ def stratified_split(
     by_label: dict[str, list[TrainingLabel]] = defaultdict(list)
     for row in rows:
         by_label[row.label].append(row)
-    train, held_out = [], []
+    train: list[TrainingLabel] = []
+    held_out: list[TrainingLabel] = []
     for label in sorted(by_label):
         group = by_label[label]
         for row in group:
