@@ -156,6 +156,12 @@ def activate_model_version(engine: Engine, version: str, reason: str) -> None:
         if known is None:
             raise ModelNotFound(f"model version {version!r} is not registered")
         conn.execute(model_activations.insert().values(version=version, reason=reason))
+        # One row says "active": the one just activated.
+        conn.execute(
+            model_versions.update()
+            .where(model_versions.c.status == "active")
+            .values(status="registered")
+        )
         conn.execute(
             model_versions.update()
             .where(model_versions.c.version == version)

@@ -209,6 +209,13 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if run["status"] == "succeeded" else 1
 
 
+def cmd_admin(_args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.admin.server import serve
+
+    serve(settings)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.demo import run_demo
 
@@ -293,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("retrain", help="retrain the fast model from stored labels")
     sub.add_argument("--wait", action="store_true", help="train here and now, with progress")
     sub.set_defaults(handler=cmd_retrain)
+
+    sub = commands.add_parser("admin", help="serve the admin API (retrain, runs, models, stats)")
+    sub.set_defaults(handler=cmd_admin)
 
     sub = commands.add_parser("costs", help="LLM calls, tokens and cost per prompt version or day")
     sub.add_argument("--by", choices=("prompt_version", "day"), default="prompt_version")
