@@ -113,6 +113,28 @@ class RoutingSettings(_Section):
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     min_margin: float = Field(0.1, ge=0.0, le=1.0)
     max_text_chars: int = Field(1_000, ge=1)
+    # Calibrated routing, fitted at retraining (sieve.routing.thresholds): per predicted
+    # label, the lowest confidence at which kept messages reach this precision on the
+    # evaluation slice; labels predicted fewer than min_label_support times there use the
+    # threshold fitted over all labels pooled.
+    target_precision: float = Field(0.95, gt=0.0, le=1.0)
+    min_label_support: int = Field(20, ge=1)
+    # None: off (route by precision). Else the share of recent traffic sent to the LLM;
+    # it replaces the precision rules, exploration included in the share.
+    target_llm_share: float | None = Field(None, ge=0.0, le=1.0)
+    # How many recent top confidences the share threshold is taken over, and how many
+    # must be held (after start or a model swap) before it is used.
+    recent_window: int = Field(5_000, ge=100, le=1_000_000)
+    min_share_samples: int = Field(200, ge=1)
+    # Share of confident messages sent to the LLM anyway, to measure kept-item accuracy.
+    exploration_rate: float = Field(0.02, ge=0.0, lt=1.0)
+    exploration_seed: int = 0
+
+    @model_validator(mode="after")
+    def _share_samples_fit_the_window(self) -> RoutingSettings:
+        if self.min_share_samples > self.recent_window:
+            raise ValueError("min_share_samples must not exceed recent_window")
+        return self
 
 
 class StreamSettings(_Section):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,6 +14,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from sieve.core.errors import ModelNotFound, PermanentError
+from sieve.models.calibration import apply_temperature
 from sieve.models.features import FeatureConfig, HashingFeaturizer
 
 logger = logging.getLogger(__name__)
@@ -20,6 +22,9 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "model.onnx"
 LABELS_FILE = "labels.json"
 META_FILE = "meta.json"
+# meta.json key of the routing thresholds (sieve.routing.thresholds.RoutingThresholds);
+# the classifier reads only its "temperature".
+ROUTING_KEY = "routing"
 DEFAULT_CHUNK_ROWS = 32
 
 
@@ -55,12 +60,17 @@ class OnnxClassifier:
         version: str,
         *,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        temperature: float = 1.0,
     ) -> None:
+        if not (math.isfinite(temperature) and temperature > 0.0):
+            raise PermanentError(f"model {version}: bad temperature {temperature!r}")
         self.session = session
         self.featurizer = featurizer
         self.labels = tuple(labels)
         self.version = version
         self.chunk_rows = chunk_rows
+        # Temperature scaling fitted at retraining; 1.0 serves the graph's own "probs".
+        self.temperature = temperature
 
     @classmethod
     def load(cls, artefact_dir: Path, *, intra_op_num_threads: int = 1) -> OnnxClassifier:
@@ -78,6 +88,7 @@ class OnnxClassifier:
         try:
             features = FeatureConfig.from_dict(meta["feature_config"])
             version = str(meta["version"])
+            temperature = float((meta.get(ROUTING_KEY) or {}).get("temperature", 1.0))
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"{artefact_dir / META_FILE}: bad meta: {exc!r}") from exc
         options = ort.SessionOptions()
@@ -90,8 +101,14 @@ class OnnxClassifier:
             )
         except _ORT_LOAD_ERRORS as exc:
             raise PermanentError(f"{model_path}: onnxruntime cannot load it: {exc}") from exc
-        logger.info("loaded model %s (%d labels) from %s", version, len(labels), artefact_dir)
-        return cls(session, HashingFeaturizer(features), labels, version)
+        logger.info(
+            "loaded model %s (%d labels, temperature %.3f) from %s",
+            version,
+            len(labels),
+            temperature,
+            artefact_dir,
+        )
+        return cls(session, HashingFeaturizer(features), labels, version, temperature=temperature)
 
     def infer(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Probabilities for featurised texts (float32 [B, num_labels]); each row of
@@ -110,7 +127,11 @@ class OnnxClassifier:
             rows = order[start : start + self.chunk_rows]
             length = max(int(counts[rows[-1]]), 1)
             feeds = {"ids": ids[rows, :length], "mask": mask[rows, :length]}
-            probs[rows] = self.session.run(["probs"], feeds)[0]
+            if self.temperature == 1.0:
+                probs[rows] = self.session.run(["probs"], feeds)[0]
+            else:
+                logits = self.session.run(["logits"], feeds)[0]
+                probs[rows] = apply_temperature(logits, self.temperature)
         return probs
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

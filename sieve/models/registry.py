@@ -48,8 +48,12 @@ class ModelRegistry:
         data_hash: str,
         metrics: dict[str, Any],
         version: str | None = None,
+        routing: dict[str, Any] | None = None,
     ) -> ArtefactInfo:
-        """Export ``model`` into a new version folder; the version must not exist yet."""
+        """Export ``model`` into a new version folder; the version must not exist yet.
+
+        ``routing``: calibration that serving applies (its ``temperature``) and the routing
+        thresholds fitted with it, stored as ``meta["routing"]``."""
         created = datetime.now(UTC)
         config = model.train_config.to_dict()
         version = version or _new_version(created, data_hash, config)
@@ -66,6 +70,8 @@ class ModelRegistry:
             "train_config": config,
             "label_count": len(model.labels),
         }
+        if routing is not None:
+            meta["routing"] = routing
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self.root))
         try:

@@ -99,7 +99,7 @@ def decide(
         return Decision(Route.ESCALATE, Reason.NO_MODEL, None, 0.0, 0.0)
     label, confidence, margin = prediction.top
     reason = _gate(label, confidence, margin, len(text), settings, thresholds, share_threshold)
-    if reason is None and explore_draw is not None and explore_draw < _exploration_rate(settings):
+    if reason is None and explore_draw is not None and explore_draw < settings.exploration_rate:
         reason = Reason.EXPLORATION
     if reason is None:
         return Decision(Route.ACCEPT, Reason.CONFIDENT, label, confidence, margin)
@@ -135,9 +135,3 @@ def _gate(
     if margin < settings.min_margin:
         return Reason.LOW_MARGIN
     return None
-
-
-def _exploration_rate(settings: RoutingSettings) -> float:
-    # TODO(settings): read settings.exploration_rate directly once RoutingSettings has the
-    # field (until then exploration is off unless a copy of the settings carries it).
-    return float(getattr(settings, "exploration_rate", 0.0))

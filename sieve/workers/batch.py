@@ -15,7 +15,8 @@ from sieve.core.errors import BadMessage
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import RoutingSettings, StreamSettings
 from sieve.models.classifier import FastClassifier
-from sieve.routing.policy import Decision, Prediction, Route, decide
+from sieve.routing.policy import Decision, Prediction, Route, decide, exploration_draw
+from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
 from sieve.store.tables import NO_MODEL_VERSION
 from sieve.workers.messages import FeedbackMessage, decode_message
@@ -39,11 +40,21 @@ class BatchOutcome:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """What calibrated routing adds to the settings for one batch: the active version's
+    per-label thresholds and, with a target LLM share, the threshold that meets it."""
+
+    thresholds: RoutingThresholds | None = None
+    share_threshold: float | None = None
+
+
 def process_batch(
     records: Sequence[ConsumerRecord],
     classifier: FastClassifier | None,
     routing: RoutingSettings,
     limits: StreamSettings,
+    calibration: Calibration = Calibration(),
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     good: list[tuple[ConsumerRecord, FeedbackMessage]] = []
@@ -61,7 +72,14 @@ def process_batch(
     predictions = _predict(classifier, texts)
     version = classifier.version if classifier is not None else NO_MODEL_VERSION
     for (record, message), prediction in zip(good, predictions, strict=True):
-        decision = decide(prediction, message.text, routing)
+        decision = decide(
+            prediction,
+            message.text,
+            routing,
+            thresholds=calibration.thresholds,
+            share_threshold=calibration.share_threshold,
+            explore_draw=exploration_draw(message.id, routing.exploration_seed),
+        )
         _append(outcome, record, message, decision, version)
     return outcome
 

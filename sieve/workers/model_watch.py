@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sieve.core import metrics
 from sieve.core.errors import ModelNotFound, SieveError
 from sieve.models.classifier import FastClassifier, OnnxClassifier
+from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.repository import active_model_version, get_model_version
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class ActiveModel:
         self._clock = clock
         self._next_check = 0.0
         self.classifier: FastClassifier | None = None
+        # The active version's calibrated thresholds (None for a version without them).
+        self.thresholds: RoutingThresholds | None = None
 
     @property
     def version(self) -> str | None:
@@ -59,6 +62,18 @@ class ActiveModel:
             return False
         logger.info("model version %s is active (was %s)", wanted, self.version)
         self.classifier = classifier
+        self.thresholds = _thresholds(record.metrics)
         metrics.ACTIVE_MODEL.clear()
         metrics.ACTIVE_MODEL.labels(wanted).set(1)
         return True
+
+
+def _thresholds(metrics: dict[str, object]) -> RoutingThresholds | None:
+    routing = metrics.get("routing")
+    if not isinstance(routing, dict):
+        return None
+    try:
+        return RoutingThresholds.from_dict(routing)
+    except ValueError as exc:
+        logger.warning("ignoring unreadable routing thresholds: %s", exc)
+        return None

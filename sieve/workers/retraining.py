@@ -15,15 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from sieve.core.errors import ModelNotFound, PermanentError, SieveError
-from sieve.core.settings import RetrainSettings, Settings
+from sieve.core.settings import RetrainSettings, RoutingSettings, Settings
+from sieve.models.calibration import (
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    apply_temperature,
+    fit_temperature,
+    log_probs_as_logits,
+)
 from sieve.models.classifier import OnnxClassifier
 from sieve.models.dataset import read_label_set
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.registry import ModelRegistry
 from sieve.models.training import TrainConfig, train_ngram
+from sieve.routing.thresholds import RoutingThresholds, fit_routing_thresholds
 from sieve.store.labels import TrainingLabel, training_labels
 from sieve.store.repository import (
     ModelVersionRecord,
@@ -122,10 +131,12 @@ def _train_and_gate(
     )
     texts, gold = [row.text for row in eval_rows], [row.label for row in eval_rows]
     prompt_versions = sorted({row.prompt_version for row in rows if row.prompt_version})
+    routing = calibrate(model.predict_proba(texts), gold, label_set, settings.routing)
     info = registry.save(
         model,
         data_hash=_data_hash(rows),
         metrics={"training_labels": len(train_rows), "prompt_versions": prompt_versions},
+        routing=routing.to_dict(),
     )
     candidate = _metrics(OnnxClassifier.load(info.path), texts, gold, label_set)
     active = _active_metrics(engine, texts, gold, label_set)
@@ -138,6 +149,7 @@ def _train_and_gate(
         "prompt_versions": prompt_versions,
         "active_on_same_slice": active.to_dict() if active else None,
         "gate": gate.reason,
+        "routing": routing.to_dict(),
     }
     register_model_version(
         engine,
@@ -167,6 +179,31 @@ def _train_and_gate(
         model_version=info.version,
         metrics=metrics,
         promoted=gate.passed,
+    )
+
+
+def calibrate(
+    probabilities: np.ndarray,
+    gold: Sequence[str],
+    label_set: Sequence[str],
+    routing: RoutingSettings,
+) -> RoutingThresholds:
+    """Temperature scaling on the evaluation slice, then per-label thresholds that reach
+    the target precision on kept items. A fit that runs to the search bound (a slice with
+    no errors) keeps T = 1: there is nothing to calibrate against."""
+    index = {label: i for i, label in enumerate(label_set)}
+    y = np.asarray([index[label] for label in gold], dtype=np.int64)
+    logits = log_probs_as_logits(probabilities)
+    temperature = fit_temperature(logits, y) if len(y) else 1.0
+    if not MIN_TEMPERATURE * 1.01 < temperature < MAX_TEMPERATURE * 0.99:
+        temperature = 1.0
+    return fit_routing_thresholds(
+        apply_temperature(logits, temperature),
+        y,
+        list(label_set),
+        target_precision=routing.target_precision,
+        min_support=routing.min_label_support,
+        temperature=temperature,
     )
 
 

@@ -19,7 +19,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
-from sieve.workers.batch import BatchOutcome, process_batch
+from sieve.routing.thresholds import RecentConfidences, gate_share
+from sieve.workers.batch import BatchOutcome, Calibration, process_batch
 from sieve.workers.checkpoint import Checkpoint
 from sieve.workers.model_watch import ActiveModel
 
@@ -63,6 +64,8 @@ class StreamWorker:
         self._sleep = sleep
         self._stopping = False
         self._backoff_s = INITIAL_BACKOFF_S
+        # Top confidences of recent traffic: the target LLM share's threshold comes from them.
+        self._recent = RecentConfidences(routing.recent_window)
         self.stats = RunStats()
 
     @property
@@ -97,7 +100,8 @@ class StreamWorker:
             first_record = first_record or last_record
             # Between batches, right before this one: a version activated while we were
             # polling classifies the batch that poll returned.
-            self._model.refresh(force=self.stats.batches == 0)
+            if self._model.refresh(force=self.stats.batches == 0):
+                self._recent.clear()  # another model: other confidences
             self._handle(batch)
             self.stats.busy_s = time.monotonic() - first_record
         self.stats.elapsed_s = time.monotonic() - started
@@ -118,7 +122,9 @@ class StreamWorker:
         consumer in its group while the database or broker recovers."""
         try:
             with metrics.BATCH_SECONDS.time():
-                outcome = process_batch(batch, self._model.classifier, self._routing, self._limits)
+                outcome = process_batch(
+                    batch, self._model.classifier, self._routing, self._limits, self._calibration()
+                )
                 self._checkpoint.complete(outcome, _next_offsets(batch))
         except TransientError as exc:
             self.stats.retries += 1
@@ -132,7 +138,16 @@ class StreamWorker:
             self._backoff_s = min(self._backoff_s * 2, MAX_BACKOFF_S)
             return
         self._backoff_s = INITIAL_BACKOFF_S
+        self._recent.add([row.confidence for row in outcome.predictions])
         self._count(batch, outcome)
+
+    def _calibration(self) -> Calibration:
+        routing = self._routing
+        share = None
+        if routing.target_llm_share is not None:
+            gated = gate_share(routing.target_llm_share, routing.exploration_rate)
+            share = self._recent.threshold_for_share(gated, routing.min_share_samples)
+        return Calibration(self._model.thresholds, share)
 
     def _rewind(self, batch: list[ConsumerRecord]) -> None:
         assigned = self._consumer.assignment()
