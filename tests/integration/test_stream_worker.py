@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sieve.core.events import LabelEvent
 from sieve.store.engine import make_engine
 from sieve.store.tables import escalations, predictions
+from sieve.workers.escalation import StoreEscalationSink
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines, read_lines
 from sieve.workers.runtime import stream_worker
@@ -119,4 +121,29 @@ def test_transient_failure_rewinds_and_retries_the_batch(settings):
     ids = [json.loads(line)["id"] for line in lines]
     assert sorted(e.message_id for e in sink.submitted) == sorted(ids)
     assert len(_rows(engine)) == 120
+    engine.dispose()
+
+
+def test_target_llm_share_is_met_on_the_next_thousand(settings, model_factory):
+    """A 15% target share: the threshold follows recent confidences (printed figure)."""
+    activate(settings.database_url, model_factory(0))
+    routing = settings.routing.model_copy(
+        update={"target_llm_share": 0.15, "min_share_samples": 200, "exploration_rate": 0.02}
+    )
+    # Batches of 100: from message 200 on, every batch is routed by the share threshold.
+    kafka = settings.kafka.model_copy(update={"max_batch_size": 100})
+    settings = settings.model_copy(update={"routing": routing, "kafka": kafka})
+    # The test file is sorted by label; live traffic is not.
+    lines = read_lines(BANKING77 / "test.jsonl")
+    random.Random(3).shuffle(lines)
+    lines = lines[:1300]
+    _produce(settings.kafka, lines)
+    engine = make_engine(settings.database_url)
+    with stream_worker(settings, engine, StoreEscalationSink(engine)) as worker:
+        worker.run(max_messages=1300, idle_timeout_s=30)
+    routes = dict((row.message_id, row.route) for row in _rows(engine))
+    last = [routes[json.loads(line)["id"]] for line in lines[300:]]
+    share = last.count("escalate") / len(last)
+    print(f"target LLM share 15%: realised {share:.1%} over the next {len(last)} messages")
+    assert 0.12 <= share <= 0.18
     engine.dispose()
