@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,42 +90,39 @@ def upsert(
     conn.execute(stmt, [dict(row) for row in rows])
 
 
-def _transient(exc: Exception) -> TransientError:
-    return TransientError(f"database unavailable: {type(exc).__name__}")
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction; a database that cannot be reached becomes a TransientError."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except (OperationalError, DBInterfaceError) as exc:
+        raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
 
 
 def save_predictions(
     engine: Engine, batch: Sequence[MessageRecord], rows: Sequence[PredictionRecord]
 ) -> None:
     """Messages and their predictions of one batch, in one transaction."""
-    try:
-        with engine.begin() as conn:
-            # A redelivered message keeps its first row: its text cannot have changed.
-            upsert(conn, messages, [vars(record) for record in batch])
-            upsert(
-                conn,
-                predictions,
-                [vars(row) for row in rows],
-                update=("label", "confidence", "margin", "route", "reason"),
-            )
-    except (OperationalError, DBInterfaceError) as exc:
-        raise _transient(exc) from exc
+    with transaction(engine) as conn:
+        # A redelivered message keeps its first row: its text cannot have changed.
+        upsert(conn, messages, [vars(record) for record in batch])
+        upsert(
+            conn,
+            predictions,
+            [vars(row) for row in rows],
+            update=("label", "confidence", "margin", "route", "reason"),
+        )
 
 
 def save_messages(engine: Engine, batch: Sequence[MessageRecord]) -> None:
-    try:
-        with engine.begin() as conn:
-            upsert(conn, messages, [vars(record) for record in batch])
-    except (OperationalError, DBInterfaceError) as exc:
-        raise _transient(exc) from exc
+    with transaction(engine) as conn:
+        upsert(conn, messages, [vars(record) for record in batch])
 
 
 def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
-    try:
-        with engine.begin() as conn:
-            upsert(conn, escalations, [vars(row) for row in rows])
-    except (OperationalError, DBInterfaceError) as exc:
-        raise _transient(exc) from exc
+    with transaction(engine) as conn:
+        upsert(conn, escalations, [vars(row) for row in rows])
 
 
 def pending_escalations(engine: Engine, limit: int = 1000) -> list[EscalationRecord]:
