@@ -157,6 +157,8 @@ def _overrides(settings: Settings, demo_dir: Path, bootstrap: str, llm_url: str)
         # precision is unreachable and would escalate everything; 0.7 is reachable and
         # the fixed confidence floors step aside for the calibrated thresholds.
         "SIEVE_ROUTING__TARGET_PRECISION": "0.7",
+        # The simulator is free; price it like a small hosted model so costs compare.
+        "SIEVE_LLM__PRICES_USD_PER_1M": json.dumps({settings.llm.model: [0.15, 0.6]}),
         "SIEVE_ROUTING__MIN_CONFIDENCE": "0",
         "SIEVE_ROUTING__MIN_MARGIN": "0",
     }
