@@ -55,6 +55,9 @@ def settings(kafka_settings: KafkaSettings, postgres_url: str, tmp_path: Path) -
         data_dir=tmp_path,
         kafka=kafka_settings,
         database={"url": postgres_url},
+        # Escalations are recorded, not enqueued: tests of the task path set their own
+        # Redis prefix and queue, and nothing lands in a shared queue.
+        stream={"escalation_sink": "store"},
     )
 
 

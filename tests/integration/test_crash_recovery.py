@@ -69,6 +69,7 @@ def test_sigkill_midway_then_restart_loses_and_duplicates_nothing(settings, mode
     env = {
         **os.environ,
         "SIEVE_DATABASE__URL": settings.database_url,
+        "SIEVE_STREAM__ESCALATION_SINK": "store",
         "SIEVE_DATA_DIR": str(settings.data_dir),
         "SIEVE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "SIEVE_KAFKA__INPUT_TOPIC": kafka.input_topic,
@@ -145,6 +146,7 @@ def test_sigterm_finishes_the_batch_and_commits(settings, model_factory):
     env = {
         **os.environ,
         "SIEVE_DATABASE__URL": settings.database_url,
+        "SIEVE_STREAM__ESCALATION_SINK": "store",
         "SIEVE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "SIEVE_KAFKA__INPUT_TOPIC": kafka.input_topic,
         "SIEVE_KAFKA__GROUP_ID": kafka.group_id,

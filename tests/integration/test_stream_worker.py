@@ -74,7 +74,9 @@ def test_batch_is_stored_announced_and_committed(settings, model_factory):
     engine.dispose()
 
 
-def test_new_active_version_is_picked_up_between_batches(settings, model_factory):
+def test_activation_and_rollback_reach_a_running_worker(settings, model_factory):
+    from sieve.workers.retraining import rollback
+
     first, second = model_factory(0), model_factory(1)
     activate(settings.database_url, first)
     fast_reload = settings.models.model_copy(update={"reload_check_interval_s": 0.0})
@@ -83,20 +85,26 @@ def test_new_active_version_is_picked_up_between_batches(settings, model_factory
     engine = make_engine(settings.database_url)
     with stream_worker(settings, engine) as worker:
         runner = threading.Thread(
-            target=worker.run, kwargs={"max_messages": 400, "idle_timeout_s": 60}
+            target=worker.run, kwargs={"max_messages": 600, "idle_timeout_s": 60}
         )
         runner.start()
         _produce(settings.kafka, lines[:200])
         _wait_for(lambda: len(_rows(engine)) >= 200)
         activate(settings.database_url, second, reason="newer")
         _produce(settings.kafka, lines[200:400])
+        _wait_for(lambda: len(_rows(engine)) >= 400)
+        assert rollback(engine) == first.version
+        _produce(settings.kafka, lines[400:600])
         runner.join(timeout=120)
         assert not runner.is_alive()
-    versions = {json.loads(line)["id"]: None for line in lines[:400]}
+    versions = {json.loads(line)["id"]: None for line in lines[:600]}
     for row in _rows(engine):
         versions[row.message_id] = row.model_version
+    assert None not in versions.values()  # no message lost across the swaps
+    assert len(_rows(engine)) == 600  # and none classified twice
     assert {versions[json.loads(line)["id"]] for line in lines[:200]} == {first.version}
     assert {versions[json.loads(line)["id"]] for line in lines[200:400]} == {second.version}
+    assert {versions[json.loads(line)["id"]] for line in lines[400:600]} == {first.version}
     engine.dispose()
 
 
