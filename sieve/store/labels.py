@@ -18,6 +18,8 @@ from sieve.store.tables import escalations, labels, messages, predictions
 
 OK = "ok"
 FAILED = "failed"
+# Human labels registered as the operator's gold set: evaluation only, never training.
+GOLD = "gold"
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,8 @@ class TrainingLabel:
 
 def training_labels(engine: Engine) -> list[TrainingLabel]:
     """One label per message for training: a human label wins over any LLM label; among
-    LLM labels the newest wins. Failed rows are never training data."""
+    LLM labels the newest wins. Failed rows are never training data, and messages of the
+    gold set (see gold_labels) are held out entirely."""
     query = (
         select(
             labels.c.message_id,
@@ -201,10 +204,31 @@ def training_labels(engine: Engine) -> list[TrainingLabel]:
         .order_by(labels.c.message_id, labels.c.created_at, labels.c.id)
     )
     chosen: dict[str, TrainingLabel] = {}
+    gold = {row.message_id for row in gold_labels(engine)}
     with engine.connect() as conn:
         for row in conn.execute(query):
+            if row.message_id in gold:
+                continue
             current = chosen.get(row.message_id)
             if current is not None and current.source == "human" and row.source != "human":
                 continue
             chosen[row.message_id] = TrainingLabel(*row)
     return list(chosen.values())
+
+
+def gold_labels(engine: Engine) -> list[TrainingLabel]:
+    """The operator's human gold set: always part of the evaluation, never of training."""
+    query = (
+        select(
+            labels.c.message_id,
+            messages.c.text,
+            labels.c.label,
+            labels.c.source,
+            labels.c.prompt_version,
+        )
+        .join(messages, messages.c.id == labels.c.message_id)
+        .where(labels.c.status == OK, labels.c.source == "human", labels.c.prompt_version == GOLD)
+        .order_by(labels.c.message_id)
+    )
+    with engine.connect() as conn:
+        return [TrainingLabel(*row) for row in conn.execute(query)]

@@ -164,6 +164,12 @@ def cmd_label_file(args: argparse.Namespace, settings: Settings) -> int:
     return label_file(settings, args.file, chunk_size=args.chunk_size)
 
 
+def cmd_gold_set(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.jobs import register_gold_set
+
+    return register_gold_set(settings, args.file)
+
+
 def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.jobs import requeue
 
@@ -292,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("file", type=_existing_file, metavar="FILE.jsonl")
     sub.add_argument("--chunk-size", type=_positive_int, default=500, help="rows per chunk")
     sub.set_defaults(handler=cmd_label_file)
+
+    sub = commands.add_parser(
+        "gold-set",
+        help="register human gold labels: evaluated on at every retraining, never trained",
+    )
+    sub.add_argument("file", type=_existing_file, metavar="FILE.jsonl")
+    sub.set_defaults(handler=cmd_gold_set)
 
     sub = commands.add_parser("requeue", help="re-enqueue failed LLM labels and stuck escalations")
     sub.add_argument("--pending-only", action="store_true", help="only escalations never enqueued")

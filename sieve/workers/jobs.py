@@ -82,3 +82,22 @@ def requeue(settings: Settings, *, failed: bool) -> int:
         count += sink.enqueue(failures, force=True)
     print(f"re-enqueued {count} messages")
     return 0
+
+
+def register_gold_set(settings: Settings, path: Path) -> int:
+    """Human labels from a labeled JSON Lines file, registered as the gold set: every
+    retraining evaluates on them (beside its held-out slice) and never trains on them."""
+    from sieve.models.dataset import read_label_set, read_labeled_jsonl
+    from sieve.store.labels import GOLD, LabelRecord, save_label
+
+    records = read_labeled_jsonl(path)
+    known = set(read_label_set(settings.labels_file))
+    unknown = sorted({record.label for record in records} - known)
+    if unknown:
+        raise PermanentError(f"{path}: labels outside the label set: {', '.join(unknown[:5])}")
+    engine = open_store(settings)
+    save_messages(engine, [MessageRecord(id=r.id, text=r.text, source="gold") for r in records])
+    for record in records:
+        save_label(engine, LabelRecord(record.id, "human", GOLD, "", record.label, OK))
+    print(f"registered {len(records)} gold labels from {path}")
+    return 0

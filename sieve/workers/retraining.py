@@ -33,7 +33,7 @@ from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.registry import ModelRegistry
 from sieve.models.training import TrainConfig, train_ngram
 from sieve.routing.thresholds import RoutingThresholds, fit_routing_thresholds
-from sieve.store.labels import TrainingLabel, training_labels
+from sieve.store.labels import TrainingLabel, gold_labels, training_labels
 from sieve.store.repository import (
     ModelVersionRecord,
     activate_model_version,
@@ -119,6 +119,7 @@ def _train_and_gate(
     if len(rows) < config.min_labels:
         raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")
     train_rows, eval_rows = stratified_split(rows, config.eval_fraction, config.seed)
+    eval_rows += [row for row in gold_labels(engine) if row.label in set(label_set)]
     logger.info(
         "run %s: %d training and %d evaluation labels", run_id, len(train_rows), len(eval_rows)
     )

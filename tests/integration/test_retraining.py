@@ -24,7 +24,7 @@ from tests.conftest import BANKING77
 
 @pytest.fixture
 def labeled(settings):
-    """3,000 Banking77 training texts with their gold labels stored as LLM labels."""
+    """Every third Banking77 training text (3,335) with their gold labels stored as LLM labels."""
     engine = make_engine(settings.database_url)
     rows = read_labeled_jsonl(BANKING77 / "train.jsonl")[::3]
     save_messages(engine, [MessageRecord(id=r.id, text=r.text) for r in rows])
@@ -94,3 +94,33 @@ def test_too_few_labels_fails_with_the_reason(settings, tmp_path):
     run = _retrain(settings, engine, ModelRegistry(tmp_path / "models"))
     assert run["status"] == "failed" and "0 usable labels" in run["error"]
     engine.dispose()
+
+
+def test_gold_set_is_evaluated_on_and_never_trained_on(labeled, tmp_path, capsys):
+    import json
+
+    from sieve.store.labels import gold_labels, training_labels
+    from sieve.workers.jobs import register_gold_set
+
+    settings, engine = labeled
+    gold_rows = read_labeled_jsonl(BANKING77 / "test.jsonl")[::10]
+    gold_file = tmp_path / "gold.jsonl"
+    gold_file.write_text("".join(json.dumps(vars(row)) + "\n" for row in gold_rows))
+    # One gold message was also labeled by the LLM: it still must not be trained on.
+    save_messages(engine, [MessageRecord(id=gold_rows[0].id, text=gold_rows[0].text)])
+    save_label(engine, LabelRecord(gold_rows[0].id, "llm", "p@1", "teacher", "wrong", "ok"))
+    register_gold_set(settings, gold_file)
+    assert f"registered {len(gold_rows)} gold labels" in capsys.readouterr().out
+
+    assert len(gold_labels(engine)) == len(gold_rows)
+    gold_ids = {row.id for row in gold_rows}
+    trainable = training_labels(engine)
+    assert not gold_ids & {row.message_id for row in trainable}
+    run = _retrain(settings, engine, ModelRegistry(tmp_path / "models"))
+    metrics = run["metrics"]
+    # Every trainable label is in training or the held-out slice; the gold set is added
+    # to the evaluation only.
+    assert metrics["training_labels"] + metrics["evaluation_labels"] == len(trainable) + len(
+        gold_rows
+    )
+    assert metrics["evaluation_labels"] > len(gold_rows)
