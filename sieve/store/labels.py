@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, Select, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sieve.store.tables import escalations, labels, messages, predictions
@@ -187,11 +187,9 @@ class TrainingLabel:
     prompt_version: str
 
 
-def training_labels(engine: Engine) -> list[TrainingLabel]:
-    """One label per message for training: a human label wins over any LLM label; among
-    LLM labels the newest wins. Failed rows are never training data, and messages of the
-    gold set (see gold_labels) are held out entirely."""
-    query = (
+def _ok_labels() -> Select[Any]:
+    """Every OK label row with its message text, as TrainingLabel columns."""
+    return (
         select(
             labels.c.message_id,
             messages.c.text,
@@ -201,8 +199,14 @@ def training_labels(engine: Engine) -> list[TrainingLabel]:
         )
         .join(messages, messages.c.id == labels.c.message_id)
         .where(labels.c.status == OK)
-        .order_by(labels.c.message_id, labels.c.created_at, labels.c.id)
     )
+
+
+def training_labels(engine: Engine) -> list[TrainingLabel]:
+    """One label per message for training: a human label wins over any LLM label; among
+    LLM labels the newest wins. Failed rows are never training data, and messages of the
+    gold set (see gold_labels) are held out entirely."""
+    query = _ok_labels().order_by(labels.c.message_id, labels.c.created_at, labels.c.id)
     chosen: dict[str, TrainingLabel] = {}
     gold = {row.message_id for row in gold_labels(engine)}
     with engine.connect() as conn:
@@ -219,15 +223,8 @@ def training_labels(engine: Engine) -> list[TrainingLabel]:
 def gold_labels(engine: Engine) -> list[TrainingLabel]:
     """The operator's human gold set: always part of the evaluation, never of training."""
     query = (
-        select(
-            labels.c.message_id,
-            messages.c.text,
-            labels.c.label,
-            labels.c.source,
-            labels.c.prompt_version,
-        )
-        .join(messages, messages.c.id == labels.c.message_id)
-        .where(labels.c.status == OK, labels.c.source == "human", labels.c.prompt_version == GOLD)
+        _ok_labels()
+        .where(labels.c.source == "human", labels.c.prompt_version == GOLD)
         .order_by(labels.c.message_id)
     )
     with engine.connect() as conn:
