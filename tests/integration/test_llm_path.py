@@ -102,6 +102,9 @@ def test_escalations_get_one_llm_label_and_one_final_event(settings, model_facto
             "SIEVE_KAFKA__MAX_BATCH_SIZE": "50",
             "SIEVE_ROUTING__MIN_CONFIDENCE": repr(threshold),
             "SIEVE_ROUTING__MIN_MARGIN": "0",
+            # Exploration samples by message id: the second run's ids differ, and the same
+            # texts must escalate in both runs for the cache check.
+            "SIEVE_ROUTING__EXPLORATION_RATE": "0",
             "SIEVE_REDIS__KEY_PREFIX": redis_prefix,
             "SIEVE_CELERY__QUEUE": f"{redis_prefix}tasks",
             "SIEVE_CELERY__SOFT_TIME_LIMIT_S": "15",
