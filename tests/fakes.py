@@ -54,3 +54,23 @@ class FlakyEscalationSink(FakeEscalationSink):
         if self.attempts <= self.failures:
             raise TransientError("escalation sink unavailable")
         super().submit(escalations)
+
+
+class FakeBacklogSink:
+    """Implements sieve.workers.backlog.BacklogSink: every enqueue call is kept, in order;
+    ``fail_with`` makes enqueue raise (after the first ``fail_after`` calls)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.fail_with: Exception | None = None
+        self.fail_after = 0
+
+    @property
+    def enqueued(self) -> list[str]:
+        return [message_id for call in self.calls for message_id in call]
+
+    def enqueue(self, message_ids: Sequence[str]) -> int:
+        if self.fail_with is not None and len(self.calls) >= self.fail_after:
+            raise self.fail_with
+        self.calls.append(list(message_ids))
+        return len(message_ids)

@@ -1,4 +1,5 @@
-"""The admin API: trigger and follow retraining, manage model versions, read statistics.
+"""The admin API: trigger and follow retraining, manage model versions, read statistics,
+enqueue LLM labeling of a backlog.
 
 ``create_app`` is the composition root; nothing is built at import time. State-changing
 endpoints need ``Authorization: Bearer <SIEVE_ADMIN__TOKEN>`` (see ``auth``).
@@ -13,20 +14,25 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from sieve.admin import routes_models, routes_ops, routes_runs, routes_stats
+from sieve.admin import routes_jobs, routes_models, routes_ops, routes_runs, routes_stats
 from sieve.admin.deps import Retrainer
 from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.store.engine import make_engine
+from sieve.workers.backlog import BacklogSink
 
-__all__ = ["Retrainer", "create_app"]
+__all__ = ["BacklogSink", "Retrainer", "create_app"]
 
 
 def create_app(
-    settings: Settings, engine: Engine | None = None, retrainer: Retrainer | None = None
+    settings: Settings,
+    engine: Engine | None = None,
+    retrainer: Retrainer | None = None,
+    backlog_sink: BacklogSink | None = None,
 ) -> FastAPI:
     """The app over ``engine`` (default: one on settings.database_url, disposed at
-    shutdown) and ``retrainer`` (default: sieve.workers.retraining, imported on first use)."""
+    shutdown), ``retrainer`` (default: sieve.workers.retraining, imported on first use) and
+    ``backlog_sink`` (default: sieve.workers.runtime.celery_sink, built on first use)."""
     owns_engine = engine is None
     store = engine or make_engine(settings.database_url, echo=settings.database.echo)
 
@@ -40,8 +46,9 @@ def create_app(
     app.state.settings = settings
     app.state.engine = store
     app.state.retrainer = retrainer
+    app.state.backlog_sink = backlog_sink
     app.add_exception_handler(TransientError, _unavailable)
-    for module in (routes_runs, routes_models, routes_stats, routes_ops):
+    for module in (routes_runs, routes_models, routes_jobs, routes_stats, routes_ops):
         app.include_router(module.router)
     return app
 

@@ -1,4 +1,5 @@
-"""Bearer-token guard for the endpoints that change state (retrain, promote, rollback).
+"""Bearer-token guard for the endpoints that change state (retrain, promote, rollback,
+label jobs).
 
 Without a configured token (unset or empty) nothing may change state: every guarded
 request answers 401, so an admin API exposed by mistake cannot retrain or swap models.

@@ -1,7 +1,9 @@
-"""What every admin route receives: the settings, the store and the retrainer.
+"""What every admin route receives: the settings, the store, the retrainer and the
+backlog sink.
 
 ``create_app`` puts them on ``app.state``; routes ask for them through these
-dependencies, so a test can hand the app a SQLite file and a ``FakeRetrainer``.
+dependencies, so a test can hand the app a SQLite file, a ``FakeRetrainer`` and a
+``FakeBacklogSink``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from sieve.core.settings import Settings
+from sieve.workers.backlog import BacklogSink
 
 
 class Retrainer(Protocol):
@@ -53,6 +56,18 @@ def get_retrainer(request: Request) -> Retrainer:
     return retraining
 
 
+def get_backlog_sink(request: Request) -> BacklogSink:
+    sink: BacklogSink | None = request.app.state.backlog_sink
+    if sink is not None:
+        return sink
+    # Imported on first use, like the retrainer: it pulls in Celery, Redis and Kafka.
+    # Built per request (POST /label-jobs is rare): its Redis client closes when dropped.
+    from sieve.workers.runtime import celery_sink
+
+    return celery_sink(get_settings(request), get_engine(request))
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 RetrainerDep = Annotated[Retrainer, Depends(get_retrainer)]
+BacklogSinkDep = Annotated[BacklogSink, Depends(get_backlog_sink)]

@@ -51,6 +51,12 @@ class Activation(BaseModel):
     previous_version: str | None
 
 
+class LabelJobAccepted(BaseModel):
+    received: int = Field(description="records in the body")
+    already_labeled: int = Field(description="skipped: labeled with this prompt version and model")
+    enqueued: int = Field(description="handed to the labeling queue")
+
+
 class HourShare(BaseModel):
     hour: datetime = Field(description="start of the hour, UTC")
     decisions: int

@@ -18,7 +18,7 @@ def serve(settings: Settings) -> None:
     token = settings.admin.token
     if token is None or not token.get_secret_value():
         logger.warning(
-            "no admin token (SIEVE_ADMIN__TOKEN): retrain, promote and rollback answer 401"
+            "no admin token (SIEVE_ADMIN__TOKEN): retrain, promote, rollback, label-jobs answer 401"
         )
     engine = open_store(settings)  # migrates SQLite; checks a shared database is at head
     app = create_app(settings, engine)

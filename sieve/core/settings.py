@@ -77,8 +77,12 @@ class LLMSettings(_Section):
 
 
 class CelerySettings(_Section):
-    """The task queue that carries escalations to the LLM (broker: SIEVE_REDIS__URL)."""
+    """The task queue that carries escalations to the LLM."""
 
+    # None: the Redis URL. Any Kombu URL otherwise; one that is not Redis (for example
+    # sqlite:////var/lib/sieve/broker.db, which needs no server) moves the answer
+    # cache, enqueue markers and label locks from Redis into the database.
+    broker_url: SecretStr | None = None
     queue: str = "sieve"
     concurrency: int = Field(2, ge=1)
     prefetch_multiplier: int = Field(1, ge=1)
@@ -202,6 +206,17 @@ class Settings(BaseSettings):
         if self.database.url is not None:
             return self.database.url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'sieve.db').resolve()}"
+
+    @property
+    def broker_url(self) -> str:
+        if self.celery.broker_url is not None:
+            return self.celery.broker_url.get_secret_value()
+        return self.redis.url.get_secret_value()
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether the broker is Redis, and with it the cache, markers and locks."""
+        return self.broker_url.split("://", 1)[0] in ("redis", "rediss", "redis+socket")
 
     @property
     def models_dir(self) -> Path:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from sieve.store.repository import dialect_insert
 from sieve.store.tables import escalations, labels, messages, predictions
 
 OK = "ok"
@@ -52,7 +52,7 @@ def save_label(engine: Engine, record: LabelRecord) -> StoredLabel:
     key = ("message_id", "source", "prompt_version", "llm_model")
     row = asdict(record)
     with engine.begin() as conn:
-        insert: Any = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(labels)
+        insert = dialect_insert(conn, labels)
         stmt = insert.values(**row).on_conflict_do_update(
             index_elements=list(key),
             set_={name: insert.excluded[name] for name in row if name not in key},
@@ -130,18 +130,23 @@ def set_escalation_status(engine: Engine, message_ids: Sequence[str], status: st
         )
 
 
-def stale_escalations(engine: Engine, older_than_s: float, limit: int = 1000) -> list[str]:
-    """Pending escalations the sink never confirmed as enqueued (a crash in between)."""
+def stale_escalations(
+    engine: Engine, older_than_s: float, limit: int = 1000, *, status: str = "pending"
+) -> list[str]:
+    """Escalations in ``status`` since more than ``older_than_s``: `pending` ones the sink
+    never confirmed as enqueued (a crash in between); `enqueued` ones whose task was lost."""
     cutoff = datetime.now(UTC).timestamp() - older_than_s
     query = (
-        select(escalations.c.message_id, escalations.c.created_at)
-        .where(escalations.c.status == "pending")
-        .order_by(escalations.c.created_at)
+        select(escalations.c.message_id, escalations.c.updated_at, escalations.c.created_at)
+        .where(escalations.c.status == status)
+        .order_by(escalations.c.updated_at)
         .limit(limit)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [row.message_id for row in rows if _timestamp(row.created_at) <= cutoff]
+    return [
+        row.message_id for row in rows if _timestamp(row.updated_at or row.created_at) <= cutoff
+    ]
 
 
 def failed_labels(engine: Engine, prompt_version: str, llm_model: str) -> list[str]:

@@ -62,6 +62,16 @@ class ModelVersionRecord:
     status_reason: str | None = None
 
 
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """The INSERT of the connection's dialect, which has ``on_conflict_do_*``."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"upsert is not implemented for {dialect}")  # pragma: no cover
+
+
 def upsert(
     conn: Connection,
     table: Table,
@@ -72,13 +82,7 @@ def upsert(
     """INSERT ... ON CONFLICT on the primary key: update ``update`` columns, or do nothing."""
     if not rows:
         return
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    else:  # pragma: no cover - only the two documented back ends
-        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    stmt = dialect_insert(conn, table)
     keys = [column.name for column in table.primary_key.columns]
     columns = list(update or [])
     if columns:

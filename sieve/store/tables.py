@@ -150,3 +150,14 @@ locks = Table(
     Column("owner", String(64), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# The LLM answer cache when Sieve runs without Redis: the labeler's cache key (sha256 hex)
+# → the answer as JSON. No expiry unless the operator sets one.
+llm_answers = Table(
+    "llm_answers",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("answer", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    _created_at(),
+)

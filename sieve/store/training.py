@@ -1,15 +1,14 @@
-"""Training runs and the retraining lease."""
+"""Training runs."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from sieve.store.tables import labels, locks, training_runs
+from sieve.store.tables import labels, training_runs
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -65,26 +64,3 @@ def labels_since(engine: Engine, since: datetime | None) -> int:
         query = query.where(labels.c.created_at > since)
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
-
-
-def acquire_lease(engine: Engine, name: str, owner: str, ttl_s: int) -> bool:
-    """Take ``name`` unless another owner holds an unexpired lease. One statement, so two
-    processes racing for it cannot both win."""
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        insert: Any = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(locks)
-        stmt = insert.values(name=name, owner=owner, expires_at=now + timedelta(seconds=ttl_s))
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["name"],
-                set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
-                where=locks.c.expires_at < now,
-            )
-        )
-        holder = conn.execute(select(locks.c.owner).where(locks.c.name == name)).scalar_one()
-    return bool(holder == owner)
-
-
-def release_lease(engine: Engine, name: str, owner: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(locks.delete().where(locks.c.name == name, locks.c.owner == owner))

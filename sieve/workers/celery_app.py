@@ -1,4 +1,4 @@
-"""The Celery app: Redis broker, late acks, one task at a time per process.
+"""The Celery app: Redis (or any Kombu) broker, late acks, one task at a time per process.
 
 Start a worker with `sieve worker` (or `celery -A sieve.workers.celery_app worker`).
 """
@@ -8,18 +8,30 @@ from __future__ import annotations
 from celery import Celery
 
 from sieve.core.settings import CelerySettings, Settings
+from sieve.workers.sql_broker import TRANSPORT, is_sql_url
 
 
 def make_app(settings: Settings) -> Celery:
-    redis_url = settings.redis.url.get_secret_value()
-    app = Celery("sieve", broker=redis_url, include=["sieve.workers.tasks"])
+    app = Celery("sieve", broker=settings.broker_url, include=["sieve.workers.tasks"])
+    if is_sql_url(settings.broker_url):
+        app.conf.broker_transport = TRANSPORT
     app.conf.update(
-        configure(settings.celery, retrain_interval_s=settings.retrain.interval_min * 60)
+        configure(
+            settings.celery,
+            retrain_interval_s=settings.retrain.interval_min * 60,
+            redis_broker=settings.uses_redis,
+        )
     )
     return app
 
 
-def configure(celery: CelerySettings, *, retrain_interval_s: float) -> dict[str, object]:
+def configure(
+    celery: CelerySettings, *, retrain_interval_s: float, redis_broker: bool
+) -> dict[str, object]:
+    # Transport options belong to the transport: the SQLAlchemy one hands them to
+    # create_engine. It has no visibility timeout: a worker hands its unacked tasks back when
+    # it stops, and a worker killed with SIGKILL loses them (`sieve requeue` finds them).
+    transport = {"visibility_timeout": celery.visibility_timeout_s} if redis_broker else {}
     return {
         "task_default_queue": celery.queue,
         "task_serializer": "json",
@@ -34,7 +46,7 @@ def configure(celery: CelerySettings, *, retrain_interval_s: float) -> dict[str,
         "task_time_limit": celery.time_limit_s,
         # Above the worst task time plus retry countdowns: a still-running task must never
         # be handed to a second worker (celery #5935, #5306 — a second paid LLM call).
-        "broker_transport_options": {"visibility_timeout": celery.visibility_timeout_s},
+        "broker_transport_options": transport,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "beat_schedule": {

@@ -173,7 +173,7 @@ def cmd_gold_set(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.jobs import requeue
 
-    return requeue(settings, failed=not args.pending_only)
+    return requeue(settings, failed=not args.pending_only, stuck_after_s=args.stuck_after_s)
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
@@ -308,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("requeue", help="re-enqueue failed LLM labels and stuck escalations")
     sub.add_argument("--pending-only", action="store_true", help="only escalations never enqueued")
+    sub.add_argument(
+        "--stuck-after-s",
+        type=_positive_float,
+        metavar="S",
+        help="also re-enqueue escalations enqueued more than S seconds ago and still unlabeled",
+    )
     sub.set_defaults(handler=cmd_requeue)
 
     sub = commands.add_parser("retrain", help="retrain the fast model from stored labels")

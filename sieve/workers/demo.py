@@ -28,7 +28,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import Engine, func, select
 
-from sieve.core.errors import ConfigError, PermanentError
+from sieve.core.errors import PermanentError
 from sieve.core.settings import LLMSettings, Settings
 from sieve.labeler.simulator import SimulatorServer, load_teacher
 from sieve.models.dataset import LabeledText, read_labeled_jsonl
@@ -72,12 +72,15 @@ def run_loop(
     overrides: dict[str, str] | None = None,
 ) -> LoopResult:
     """Stream ``items`` through the whole loop; ``overrides``: more SIEVE_* variables."""
-    _require_redis(settings)
     with ExitStack() as stack:
         broker = stack.enter_context(EmbeddedBroker())
         llm = stack.enter_context(_llm(settings.llm, data_dir))
-        variables = _overrides(settings, work_dir, broker.bootstrap_servers, llm)
-        env = stack.enter_context(_environment({**variables, **(overrides or {})}))
+        variables = {
+            **_overrides(settings, work_dir, broker.bootstrap_servers, llm),
+            **_task_broker(settings, work_dir),
+            **(overrides or {}),
+        }
+        env = stack.enter_context(_environment(variables))
         run_settings = Settings()
         ensure_topics(run_settings.kafka)
         engine = open_store(run_settings)
@@ -112,13 +115,22 @@ def _stream_order(data_dir: Path, limit: int | None) -> list[LabeledText]:
     return (order + read_labeled_jsonl(test))[:limit]
 
 
-def _require_redis(settings: Settings) -> None:
+def _task_broker(settings: Settings, work_dir: Path) -> dict[str, str]:
+    """Redis when it answers; otherwise a SQLite file as the Celery broker (and the answer
+    cache, markers and locks in the store), so the demo needs no server at all."""
+    if not settings.uses_redis:
+        return {}
+    url = settings.redis.url.get_secret_value()
     try:
-        redis.Redis.from_url(settings.redis.url.get_secret_value(), socket_timeout=2).ping()
+        redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+        return {}
     except redis.RedisError as exc:
-        raise ConfigError(
-            f"the demo needs Redis (task queue, answer cache) at SIEVE_REDIS__URL: {exc}"
-        ) from exc
+        print(
+            f"Redis is not reachable ({type(exc).__name__}): the task queue runs on a SQLite "
+            "file instead (set SIEVE_REDIS__URL to use Redis)",
+            file=sys.stderr,
+        )
+    return {"SIEVE_CELERY__BROKER_URL": f"sqlite:///{(work_dir / 'broker.db').resolve()}"}
 
 
 @contextmanager

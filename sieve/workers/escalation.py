@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-import redis
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import Engine
 
 from sieve.core.errors import TransientError
 from sieve.store.labels import set_escalation_status, stale_escalations
 from sieve.store.repository import EscalationRecord, save_escalations
+from sieve.workers.coordination import Leases
 
 logger = logging.getLogger(__name__)
 
@@ -37,25 +37,24 @@ class StoreEscalationSink:
 class CeleryEscalationSink:
     """Records escalations, then enqueues one `label_with_llm` task per message.
 
-    The task id is derived from (message id, prompt version), and a Redis marker set with
-    NX makes a redelivered message enqueue nothing: Celery itself does not deduplicate
-    task ids. The task is idempotent as well, so a duplicate that slips through (the drain
-    re-enqueues after a crash between marker and publish) costs no second LLM call.
+    The task id is derived from (message id, prompt version), and an enqueue marker (a
+    lease in Redis or the database) makes a redelivered message enqueue nothing: Celery
+    itself does not deduplicate task ids. The task is idempotent as well, so a duplicate
+    that slips through (the drain re-enqueues after a crash between marker and publish)
+    costs no second LLM call.
     """
 
     def __init__(
         self,
         engine: Engine,
-        redis_client: redis.Redis,
+        leases: Leases,
         *,
         prompt_version: str,
-        key_prefix: str,
         queue: str,
     ) -> None:
         self._engine = engine
-        self._redis = redis_client
+        self._leases = leases
         self._prompt_version = prompt_version
-        self._key_prefix = key_prefix
         self._queue = queue
 
     def submit(self, escalations: Sequence[EscalationRecord]) -> None:
@@ -67,7 +66,7 @@ class CeleryEscalationSink:
         try:
             for message_id in message_ids:
                 self._enqueue_one(message_id, force=force)
-        except (redis.RedisError, KombuOperationalError) as exc:
+        except KombuOperationalError as exc:
             raise TransientError(f"cannot enqueue escalations: {exc}") from exc
         set_escalation_status(self._engine, message_ids, "enqueued")
         return len(message_ids)
@@ -76,15 +75,15 @@ class CeleryEscalationSink:
         from sieve.workers.tasks import label_with_llm
 
         task_id = f"label:{message_id}:{self._prompt_version}"
-        marker = f"{self._key_prefix}enqueued:{task_id}"
-        fresh = bool(self._redis.set(marker, 1, nx=True, ex=ENQUEUED_MARKER_TTL_S))
-        if not (fresh or force):
+        marker = f"enqueued:{task_id}"
+        token = self._leases.acquire(marker, ENQUEUED_MARKER_TTL_S)
+        if token is None and not force:
             return
         try:
             label_with_llm.apply_async(args=[message_id], task_id=task_id, queue=self._queue)
         except KombuOperationalError:
-            if fresh:  # not published: let the redelivered batch try again
-                self._redis.delete(marker)
+            if token is not None:  # not published: let the redelivered batch try again
+                self._leases.release(marker, token)
             raise
 
     def drain(self, older_than_s: float) -> int:

@@ -2,80 +2,88 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
 from tqdm import tqdm
 
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
-from sieve.store.labels import OK, failed_labels
+from sieve.store.labels import OK, failed_labels, stale_escalations
 from sieve.store.repository import MessageRecord, save_messages
-from sieve.store.tables import labels
+from sieve.workers.backlog import enqueue_backlog, parse_backlog
 from sieve.workers.runtime import celery_sink, open_store
 
 
 def read_backlog(path: Path) -> list[MessageRecord]:
     """``{"id", "text"}`` per line (other fields ignored); a bad line names file:line."""
-    records = []
     with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                document = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PermanentError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-            if not (
-                isinstance(document, dict)
-                and isinstance(document.get("id"), str)
-                and isinstance(document.get("text"), str)
-                and document["text"].strip()
-            ):
-                raise PermanentError(f"{path}:{number}: expected string 'id' and 'text'")
-            records.append(
-                MessageRecord(id=document["id"], text=document["text"], source="backlog")
-            )
-    return records
+        return parse_backlog(lines, name=str(path))
 
 
 def label_file(settings: Settings, path: Path, *, chunk_size: int) -> int:
     """Enqueue LLM labeling of every text in ``path`` that has no label for this prompt
     version yet. Resumable: run it again after an interruption and it enqueues only what is
-    missing (enqueue markers and existing labels are both skipped)."""
+    missing (enqueue markers and existing labels are both skipped). ``POST /label-jobs``
+    does the same through the admin API (``sieve.workers.backlog``)."""
     records = read_backlog(path)
     engine = open_store(settings)
     sink = celery_sink(settings, engine)
     version = load_prompt(settings.llm.prompt).version_id
-    with engine.connect() as conn:
-        done = set(
-            conn.execute(
-                select(labels.c.message_id).where(
-                    labels.c.status == OK,
-                    labels.c.prompt_version == version,
-                    labels.c.llm_model == settings.llm.model,
-                )
-            ).scalars()
+    progress = _ProgressBar(version)
+    try:
+        result = enqueue_backlog(
+            engine,
+            sink,
+            records,
+            prompt_version=version,
+            llm_model=settings.llm.model,
+            chunk_size=chunk_size,
+            progress=progress,
         )
-    todo = [record for record in records if record.id not in done]
-    print(f"{len(records) - len(todo)} of {len(records)} already labeled with {version}")
-    with tqdm(total=len(todo), unit="msg", desc="enqueue", disable=not sys.stderr.isatty()) as bar:
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start : start + chunk_size]
-            save_messages(engine, chunk)
-            sink.enqueue([record.id for record in chunk])
-            bar.update(len(chunk))
-    print(f"enqueued {len(todo)} labeling tasks; `sieve worker` processes them")
+    finally:
+        progress.close()
+    print(f"enqueued {result.enqueued} labeling tasks; `sieve worker` processes them")
     return 0
 
 
-def requeue(settings: Settings, *, failed: bool) -> int:
+class _ProgressBar:
+    """BacklogProgress on the terminal: the skip count on stdout, a bar on stderr."""
+
+    def __init__(self, prompt_version: str) -> None:
+        self._prompt_version = prompt_version
+        self._bar: tqdm[None] | None = None
+
+    def planned(self, received: int, already_labeled: int) -> None:
+        print(f"{already_labeled} of {received} already labeled with {self._prompt_version}")
+        self._bar = tqdm(
+            total=received - already_labeled,
+            unit="msg",
+            desc="enqueue",
+            disable=not sys.stderr.isatty(),
+        )
+
+    def advanced(self, enqueued: int) -> None:
+        if self._bar is not None:
+            self._bar.update(enqueued)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def requeue(settings: Settings, *, failed: bool, stuck_after_s: float | None = None) -> int:
+    """Re-enqueue escalations never enqueued, failed labels (``failed``) and, with
+    ``stuck_after_s``, escalations enqueued that long ago and still unlabeled: their task was
+    lost (a worker killed on a broker that does not redeliver). Tasks are idempotent, so a
+    task that was merely slow costs no second call."""
     engine = open_store(settings)
     sink = celery_sink(settings, engine)
     count = sink.drain(older_than_s=0)
+    if stuck_after_s is not None:
+        stuck = stale_escalations(engine, stuck_after_s, limit=100_000, status="enqueued")
+        count += sink.enqueue(stuck, force=True)
     if failed:
         version = load_prompt(settings.llm.prompt).version_id
         failures = failed_labels(engine, version, settings.llm.model)

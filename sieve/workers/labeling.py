@@ -5,7 +5,7 @@ idempotent, because Celery redelivers (acks_late) and retries:
 
     1. a label row already OK for (message, prompt version, LLM model)? announce if not yet
        announced, and stop: no call.
-    2. take a short Redis lock on the text's cache key, so two copies of the same task
+    2. take a short lease on the message (Redis or the database), so two copies of the task
        (a redelivery racing the original) cannot both pay for a call;
     3. the labeler: cache hit, or one paid call (parsed, validated against the label set);
     4. upsert the label row (or a `failed` row with the reason, for permanent errors);
@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-import redis
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy import Engine
@@ -43,6 +42,7 @@ from sieve.store.labels import (
     save_label,
     set_escalation_status,
 )
+from sieve.workers.coordination import Leases
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +66,10 @@ class LabelingContext:
     labels_topic: str
     client: LLMClient
     cache: AnswerCache
-    redis: redis.Redis
+    leases: Leases
     prompt: PromptTemplate
     labels: Sequence[str]
     prices: PriceTable
-    key_prefix: str = "sieve:"
     lock_ttl_s: int = 180
 
     @property
@@ -88,10 +87,9 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
     if existing is not None and existing.status == OK:
         _announce(ctx, message, existing)
         return Outcome.ALREADY_LABELED
-    lock = ctx.redis.lock(
-        f"{ctx.key_prefix}label-lock:{message_id}:{prompt_version}", timeout=ctx.lock_ttl_s
-    )
-    if not lock.acquire(blocking=False):
+    lock = f"label-lock:{message_id}:{prompt_version}"
+    token = ctx.leases.acquire(lock, ctx.lock_ttl_s)
+    if token is None:
         raise LockBusy(f"{message_id} is being labeled by another task")
     try:
         result = label_message(
@@ -106,7 +104,8 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
         record_failure(ctx, message_id, f"{type(exc).__name__}: {exc}")
         return Outcome.FAILED
     finally:
-        _release(lock)
+        # Expired while we waited on the LLM? Harmless: the row upsert is idempotent.
+        ctx.leases.release(lock, token)
     stored = save_label(ctx.engine, _record(message_id, result))
     set_escalation_status(ctx.engine, [message_id], "labeled")
     _announce(ctx, message, stored)
@@ -174,11 +173,3 @@ def _announce(ctx: LabelingContext, message: EscalatedMessage, stored: StoredLab
     except KafkaError as exc:
         raise TransientError(f"producing the final label event failed: {exc}") from exc
     mark_announced(ctx.engine, message.id, prompt_version, model)
-
-
-def _release(lock: redis.lock.Lock) -> None:
-    try:
-        lock.release()
-    except redis.exceptions.LockError:
-        # It expired while we waited on the LLM: harmless, the row upsert is idempotent.
-        logger.warning("label lock expired before release")

@@ -33,6 +33,7 @@ from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.registry import ModelRegistry
 from sieve.models.training import TrainConfig, train_ngram
 from sieve.routing.thresholds import RoutingThresholds, fit_routing_thresholds
+from sieve.store.coordination import acquire_lease, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
 from sieve.store.repository import (
     ModelVersionRecord,
@@ -42,14 +43,7 @@ from sieve.store.repository import (
     register_model_version,
 )
 from sieve.store.tables import model_activations
-from sieve.store.training import (
-    acquire_lease,
-    create_run,
-    get_run,
-    pending_run,
-    release_lease,
-    update_run,
-)
+from sieve.store.training import create_run, get_run, pending_run, update_run
 
 logger = logging.getLogger(__name__)
 

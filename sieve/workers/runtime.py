@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from sieve.core.errors import ConfigError
 from sieve.core.settings import Settings
-from sieve.labeler.cache import RedisAnswerCache
+from sieve.labeler.cache import AnswerCache, RedisAnswerCache
 from sieve.labeler.client import LLMClient, LLMParams
 from sieve.labeler.cost import DEFAULT_PRICES, parse_prices
 from sieve.labeler.prompts import load_prompt
@@ -21,6 +21,7 @@ from sieve.models.registry import ModelRegistry
 from sieve.store import migrate
 from sieve.store.engine import make_engine
 from sieve.workers.checkpoint import Checkpoint
+from sieve.workers.coordination import Leases, RedisLeases, StoreAnswerCache, StoreLeases
 from sieve.workers.escalation import (
     CeleryEscalationSink,
     EscalationSink,
@@ -58,12 +59,26 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(settings.redis.url.get_secret_value())
 
 
+def leases(settings: Settings, engine: Engine) -> Leases:
+    """Enqueue markers and label locks: in Redis, or in the database without it."""
+    if settings.uses_redis:
+        return RedisLeases(redis_client(settings), settings.redis.key_prefix)
+    return StoreLeases(engine)
+
+
+def answer_cache(settings: Settings, engine: Engine) -> AnswerCache:
+    ttl_s = settings.llm.cache_ttl_s
+    if settings.uses_redis:
+        prefix = f"{settings.redis.key_prefix}llm-cache:"
+        return RedisAnswerCache(redis_client(settings), prefix, ttl_s=ttl_s)
+    return StoreAnswerCache(engine, ttl_s=ttl_s)
+
+
 def celery_sink(settings: Settings, engine: Engine) -> CeleryEscalationSink:
     return CeleryEscalationSink(
         engine,
-        redis_client(settings),
+        leases(settings, engine),
         prompt_version=load_prompt(settings.llm.prompt).version_id,
-        key_prefix=settings.redis.key_prefix,
         queue=settings.celery.queue,
     )
 
@@ -77,9 +92,9 @@ def escalation_sink(settings: Settings, engine: Engine) -> EscalationSink:
 def labeling_context(settings: Settings) -> LabelingContext:
     """Everything a Celery worker process needs to label escalations."""
     llm = settings.llm
-    client_redis = redis_client(settings)
+    engine = make_engine(settings.database_url, echo=settings.database.echo)
     return LabelingContext(
-        engine=make_engine(settings.database_url, echo=settings.database.echo),
+        engine=engine,
         producer=make_producer(settings.kafka),
         labels_topic=settings.kafka.labels_topic,
         client=LLMClient(
@@ -95,14 +110,11 @@ def labeling_context(settings: Settings) -> LabelingContext:
             ),
             corrective_retries=llm.corrective_retries,
         ),
-        cache=RedisAnswerCache(
-            client_redis, f"{settings.redis.key_prefix}llm-cache:", ttl_s=llm.cache_ttl_s
-        ),
-        redis=client_redis,
+        cache=answer_cache(settings, engine),
+        leases=leases(settings, engine),
         prompt=load_prompt(llm.prompt),
         labels=read_label_set(settings.labels_file),
         prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
-        key_prefix=settings.redis.key_prefix,
         lock_ttl_s=int(settings.celery.time_limit_s) + 30,
     )
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import random
 
+from sqlalchemy import func, select
+
 from sieve.core.settings import Settings
 from sieve.labeler.simulator import load_teacher
 from sieve.models.dataset import read_labeled_jsonl
+from sieve.store.engine import make_engine
+from sieve.store.tables import labels, llm_answers, predictions
 from sieve.workers.demo import run_loop
 from tests.conftest import BANKING77
 
@@ -49,3 +53,42 @@ def test_the_loop_closes(postgres_url, redis_prefix, tmp_path):
     )
     assert after.llm_share < 0.5
     assert after.accuracy >= teacher_accuracy - 0.03
+
+
+def test_the_loop_runs_without_redis(tmp_path, monkeypatch):
+    """Redis unreachable: the demo's task queue is a SQLite file, and the answer cache,
+    enqueue markers and label locks live in the store; every escalation still gets its
+    one LLM label and the model still retrains."""
+    items = read_labeled_jsonl(BANKING77 / "train.jsonl")
+    random.Random(6).shuffle(items)
+    items = items[:600]
+    monkeypatch.setenv("SIEVE_REDIS__URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    result = run_loop(
+        Settings(_env_file=None),
+        items,
+        data_dir=BANKING77,
+        work_dir=tmp_path,
+        chunk_size=300,
+        overrides={"SIEVE_RETRAIN__MIN_LABELS": "250"},
+    )
+    (only,) = result.blocks
+    assert only.count == 600
+    assert only.model_versions != "none"  # retrained after the first chunk
+    assert (tmp_path / "broker.db").is_file()
+    engine = make_engine(f"sqlite:///{tmp_path / 'sieve.db'}")
+    with engine.connect() as conn:
+        escalated = conn.execute(
+            select(func.count()).where(predictions.c.route == "escalate")
+        ).scalar_one()
+        labeled = conn.execute(
+            select(func.count()).where(labels.c.status == "ok", labels.c.source == "llm")
+        ).scalar_one()
+        cached_answers = conn.execute(select(func.count()).select_from(llm_answers)).scalar_one()
+        paid = conn.execute(
+            select(func.count()).where(labels.c.status == "ok", labels.c.cached.is_(False))
+        ).scalar_one()
+    engine.dispose()
+    assert escalated == labeled > 300
+    # Every paid answer went into the store's cache (two copies of one text labeled at the
+    # same moment may both pay and share one entry).
+    assert paid - 5 <= cached_answers <= paid

@@ -131,3 +131,61 @@ def test_label_file_enqueues_what_is_missing_and_resumes(llm_settings, tmp_path,
     assert "1 of 7 already labeled" in capsys.readouterr().out
     client.delete(queue)
     engine.dispose()
+
+
+def test_label_jobs_endpoint_enqueues_through_the_celery_sink(llm_settings):
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from sieve.admin.app import create_app
+    from sieve.store.labels import LabelRecord, save_label
+
+    settings = llm_settings.model_copy(
+        update={"admin": llm_settings.admin.model_copy(update={"token": SecretStr("t")})}
+    )
+    body = "".join(json.dumps({"id": f"j{i}", "text": f"t {i}"}) + "\n" for i in range(4))
+    headers = {"Authorization": "Bearer t", "Content-Type": "application/x-ndjson"}
+    client = redis.Redis.from_url(settings.redis.url.get_secret_value())
+    queue = settings.celery.queue
+    engine = make_engine(settings.database_url)
+
+    def queued() -> list[str]:
+        return sorted(json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1))
+
+    # No sink handed in: the app builds celery_sink on first use.
+    with TestClient(create_app(settings, engine)) as api:
+        first = api.post("/label-jobs", content=body, headers=headers, params={"chunk_size": 3})
+        assert first.status_code == 202
+        assert first.json() == {"received": 4, "already_labeled": 0, "enqueued": 4}
+        assert queued() == [f"label:j{i}:classify-zero-shot@1" for i in range(4)]
+        label = LabelRecord("j2", "llm", "classify-zero-shot@1", "teacher-sim", "x", "ok")
+        save_label(engine, label)
+        again = api.post("/label-jobs", content=body, headers=headers)
+    assert again.json()["already_labeled"] == 1
+    assert len(queued()) == 4  # resubmitted: the enqueue markers stop a second task
+    client.delete(queue)
+    engine.dispose()
+
+
+def test_requeue_finds_tasks_lost_after_they_were_enqueued(llm_settings, capsys):
+    """A broker without redelivery loses the tasks of a killed worker: the escalations stay
+    `enqueued` with no label, and `sieve requeue --stuck-after-s` enqueues them again."""
+    from sieve.workers.jobs import requeue
+
+    engine = make_engine(llm_settings.database_url)
+    save_messages(engine, [MessageRecord(id=f"s{i}", text=f"text {i}") for i in range(3)])
+    sink = celery_sink(llm_settings, engine)
+    sink.submit([EscalationRecord(f"s{i}", "v1", "low_confidence") for i in range(3)])
+    client = redis.Redis.from_url(llm_settings.redis.url.get_secret_value())
+    queue = llm_settings.celery.queue
+    assert client.llen(queue) == 3
+    client.delete(queue)  # the worker that held them died
+
+    requeue(llm_settings, failed=False, stuck_after_s=3600)  # not stuck for long enough
+    assert client.llen(queue) == 0
+    requeue(llm_settings, failed=False, stuck_after_s=0)
+    queued = [json.loads(raw)["headers"]["id"] for raw in client.lrange(queue, 0, -1)]
+    assert sorted(queued) == [f"label:s{i}:classify-zero-shot@1" for i in range(3)]
+    assert capsys.readouterr().out.splitlines()[-1] == "re-enqueued 3 messages"
+    client.delete(queue)
+    engine.dispose()

@@ -1,4 +1,4 @@
-"""The admin app on a migrated SQLite file, with a FakeRetrainer."""
+"""The admin app on a migrated SQLite file, with a FakeRetrainer and a FakeBacklogSink."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sieve.admin.app import create_app
 from sieve.core.settings import Settings
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
+from tests.fakes import FakeBacklogSink
 from tests.unit.admin.fakes import FakeRetrainer
 
 TOKEN = "admin-token-for-tests"
@@ -35,15 +36,20 @@ def retrainer() -> FakeRetrainer:
 
 
 @pytest.fixture
+def backlog_sink() -> FakeBacklogSink:
+    return FakeBacklogSink()
+
+
+@pytest.fixture
 def make_client(
-    engine: Engine, retrainer: FakeRetrainer, tmp_path: Path
+    engine: Engine, retrainer: FakeRetrainer, backlog_sink: FakeBacklogSink, tmp_path: Path
 ) -> Iterator[ClientFactory]:
     """make_client(token=...): a TestClient on an app whose admin token is ``token``."""
     clients: list[TestClient] = []
 
     def make(token: str | None = TOKEN, *, on: Engine | None = None) -> TestClient:
         settings = Settings(_env_file=None, data_dir=tmp_path, admin={"token": token})
-        client = TestClient(create_app(settings, on or engine, retrainer))
+        client = TestClient(create_app(settings, on or engine, retrainer, backlog_sink))
         clients.append(client)
         return client
 

@@ -6,11 +6,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.fakes import FakeBacklogSink
 from tests.unit.admin.conftest import AUTH, TOKEN, ClientFactory
 from tests.unit.admin.fakes import FakeRetrainer
 from tests.unit.admin.store_rows import NOW, add_version
 
-GUARDED = ["/retrain", "/models/v1/promote", "/models/v1/rollback"]
+GUARDED = ["/retrain", "/models/v1/promote", "/models/v1/rollback", "/label-jobs"]
 
 
 def _assert_401(client: TestClient, path: str, headers: dict[str, str], detail_part: str) -> None:
@@ -34,6 +35,7 @@ def _assert_401(client: TestClient, path: str, headers: dict[str, str], detail_p
 def test_guarded_endpoint_refuses_without_the_right_token(
     client: TestClient,
     retrainer: FakeRetrainer,
+    backlog_sink: FakeBacklogSink,
     path: str,
     headers: dict[str, str],
     detail_part: str,
@@ -42,17 +44,23 @@ def test_guarded_endpoint_refuses_without_the_right_token(
     assert retrainer.requests == []
     assert retrainer.promotions == []
     assert retrainer.rollbacks == 0
+    assert backlog_sink.calls == []
 
 
 @pytest.mark.parametrize("configured", [None, ""], ids=["unset", "empty"])
 @pytest.mark.parametrize("path", GUARDED)
 def test_no_configured_token_refuses_every_change(
-    make_client: ClientFactory, retrainer: FakeRetrainer, configured: str | None, path: str
+    make_client: ClientFactory,
+    retrainer: FakeRetrainer,
+    backlog_sink: FakeBacklogSink,
+    configured: str | None,
+    path: str,
 ) -> None:
     client = make_client(configured)
     for headers in ({}, {"Authorization": "Bearer "}, AUTH):
         _assert_401(client, path, headers, "no admin token is configured")
     assert (retrainer.requests, retrainer.promotions, retrainer.rollbacks) == ([], [], 0)
+    assert backlog_sink.calls == []
 
 
 def test_right_token_is_accepted(client: TestClient, retrainer: FakeRetrainer) -> None:

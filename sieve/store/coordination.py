@@ -1,0 +1,56 @@
+"""Leases and the LLM answer cache, kept in the database.
+
+Leases serve every deployment (one retraining at a time). When Sieve runs without Redis
+they also carry the enqueue markers and the per-message label locks, and ``llm_answers``
+holds the answer cache. Both are one statement per operation, so two processes racing
+for the same name or key cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, or_, select
+
+from sieve.store.repository import dialect_insert, upsert
+from sieve.store.tables import llm_answers, locks
+
+
+def acquire_lease(engine: Engine, name: str, owner: str, ttl_s: int) -> bool:
+    """Take ``name`` unless another owner holds an unexpired lease."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        stmt = dialect_insert(conn, locks).values(
+            name=name, owner=owner, expires_at=now + timedelta(seconds=ttl_s)
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
+                where=locks.c.expires_at < now,
+            )
+        )
+        holder = conn.execute(select(locks.c.owner).where(locks.c.name == name)).scalar_one()
+    return bool(holder == owner)
+
+
+def release_lease(engine: Engine, name: str, owner: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(locks.delete().where(locks.c.name == name, locks.c.owner == owner))
+
+
+def get_answer(engine: Engine, key: str) -> str | None:
+    """The cached answer JSON under ``key``, unless it has expired."""
+    query = select(llm_answers.c.answer).where(
+        llm_answers.c.key == key,
+        or_(llm_answers.c.expires_at.is_(None), llm_answers.c.expires_at > datetime.now(UTC)),
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one_or_none()
+
+
+def put_answer(engine: Engine, key: str, answer: str, ttl_s: int | None = None) -> None:
+    expires_at = None if ttl_s is None else datetime.now(UTC) + timedelta(seconds=ttl_s)
+    with engine.begin() as conn:
+        row = {"key": key, "answer": answer, "expires_at": expires_at}
+        upsert(conn, llm_answers, [row], update=["answer", "expires_at"])
