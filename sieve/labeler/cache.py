@@ -43,6 +43,17 @@ def cache_key(
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
+def decode_entry(value: str | bytes | None, where: str) -> LLMAnswer | None:
+    """A stored entry as an answer; an unreadable one is a miss (and a warning)."""
+    if value is None:
+        return None
+    try:
+        return LLMAnswer.from_json(value)
+    except ValueError:
+        logger.warning("ignoring an unreadable cache entry %s", where)
+        return None
+
+
 class AnswerCache(Protocol):
     def get(self, key: str) -> LLMAnswer | None: ...
 
@@ -85,13 +96,7 @@ class RedisAnswerCache:
             value = self._redis.get(self.prefix + key)
         except redis.RedisError as exc:
             raise CacheUnavailable(f"answer cache unavailable: {type(exc).__name__}") from exc
-        if value is None:
-            return None
-        try:
-            return LLMAnswer.from_json(value)
-        except ValueError:
-            logger.warning("ignoring an unreadable cache entry %s%s", self.prefix, key)
-            return None
+        return decode_entry(value, self.prefix + key)
 
     def put(self, key: str, answer: LLMAnswer) -> None:
         # The answer is paid for and returned to the caller either way: a cache that cannot

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from sieve.core.errors import TransientError
 from sieve.labeler.answer import LLMAnswer
-from sieve.labeler.cache import CacheUnavailable
+from sieve.labeler.cache import CacheUnavailable, decode_entry
 from sieve.store.coordination import acquire_lease, get_answer, put_answer, release_lease
 
 logger = logging.getLogger(__name__)
@@ -96,13 +96,7 @@ class StoreAnswerCache:
             value = get_answer(self._engine, key)
         except OperationalError as exc:
             raise CacheUnavailable(f"answer cache unavailable: {type(exc).__name__}") from exc
-        if value is None:
-            return None
-        try:
-            return LLMAnswer.from_json(value)
-        except ValueError:
-            logger.warning("ignoring an unreadable cache entry %s", key)
-            return None
+        return decode_entry(value, f"llm_answers[{key}]")
 
     def put(self, key: str, answer: LLMAnswer) -> None:
         # As with Redis: a cache that cannot be written costs a future call, nothing more.

@@ -11,23 +11,12 @@ import pytest
 import redis
 from sqlalchemy import update
 
-from sieve.labeler.answer import LLMAnswer
 from sieve.labeler.cache import cache_key
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
 from sieve.store.tables import llm_answers
 from sieve.workers.coordination import Leases, RedisLeases, StoreAnswerCache, StoreLeases
-
-ANSWER = LLMAnswer(
-    label="card_arrival",
-    rationale="The card has not come.",
-    raw_answer='{"label": "card_arrival"}',
-    tokens_in=120,
-    tokens_out=14,
-    latency_ms=35.5,
-    model="teacher-sim",
-    prompt_version="classify-zero-shot@1",
-)
+from tests.integration.test_labeler_cache import ANSWER
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "redis"])
