@@ -28,6 +28,8 @@ ROUTING_FORMAT_VERSION = 1
 DEFAULT_RECENT_CAPACITY = 5_000
 # Fewer recent confidences than this make a share threshold too noisy to use.
 DEFAULT_MIN_SHARE_SAMPLES = 200
+# How finely retraining records the evaluation slice's confidence distribution.
+CONFIDENCE_QUANTILES = 201
 
 
 def precision_threshold(
@@ -176,6 +178,17 @@ class RecentConfidences:
         self._next = 0
         self._size = 0
 
+    def warm_start(self, quantiles: Sequence[float], count: int) -> None:
+        """Start over from a distribution known in advance — the new model's confidences
+        on its evaluation slice — as ``count`` values evenly spread over its quantiles, so
+        a share threshold exists from the first batch after a swap. Recent traffic pushes
+        them out as it arrives. Without quantiles (an older model), just clear."""
+        self.clear()
+        if len(quantiles) == 0 or count <= 0:
+            return
+        levels = np.linspace(0.0, 1.0, len(quantiles))
+        self.add(np.interp(np.linspace(0.0, 1.0, count), levels, np.sort(quantiles)))
+
     def threshold_for_share(
         self, target_llm_share: float, min_samples: int = DEFAULT_MIN_SHARE_SAMPLES
     ) -> float | None:
@@ -199,6 +212,9 @@ class RoutingThresholds:
     temperature: float = 1.0
     target_precision: float | None = None
     min_support: int | None = None
+    # The slice's top confidences at evenly spaced quantiles (0 to 1): the stream worker's
+    # share threshold starts from them after a swap.
+    confidence_quantiles: tuple[float, ...] = ()
     format_version: int = ROUTING_FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -210,6 +226,10 @@ class RoutingThresholds:
         if not (math.isfinite(self.temperature) and self.temperature > 0.0):
             raise ValueError(f"temperature must be positive and finite, not {self.temperature}")
         object.__setattr__(self, "per_label", lookup)
+        quantiles = tuple(float(value) for value in self.confidence_quantiles)
+        if not all(0.0 <= value <= 1.0 for value in quantiles):
+            raise ValueError("confidence_quantiles must lie in [0, 1]")
+        object.__setattr__(self, "confidence_quantiles", quantiles)
 
     def for_label(self, label: str) -> float:
         """The label's threshold; the global one for a label fitted without one."""
@@ -223,6 +243,7 @@ class RoutingThresholds:
             "target_precision": self.target_precision,
             "min_support": self.min_support,
             "per_label": dict(sorted(self.per_label.items())),
+            "confidence_quantiles": list(self.confidence_quantiles),
         }
 
     @classmethod
@@ -243,6 +264,7 @@ class RoutingThresholds:
                 temperature=float(data.get("temperature", 1.0)),
                 target_precision=None if precision is None else float(precision),
                 min_support=None if support is None else int(support),
+                confidence_quantiles=tuple(data.get("confidence_quantiles", ())),
                 format_version=version,
             )
         except (KeyError, TypeError, AttributeError) as exc:
@@ -261,12 +283,19 @@ def fit_routing_thresholds(
     """Everything retraining stores: ``probs`` are the slice's probabilities already
     scaled by ``temperature``."""
     per_label = per_label_thresholds(probs, y_true_idx, labels, target_precision, min_support)
+    confidence = np.asarray(probs, dtype=np.float64).max(axis=1) if len(probs) else None
+    quantiles = (
+        ()
+        if confidence is None
+        else tuple(np.quantile(confidence, np.linspace(0.0, 1.0, CONFIDENCE_QUANTILES)))
+    )
     return RoutingThresholds(
         per_label=per_label,
         global_threshold=global_threshold(probs, y_true_idx, target_precision),
         temperature=temperature,
         target_precision=target_precision,
         min_support=min_support,
+        confidence_quantiles=quantiles,
     )
 
 

@@ -39,6 +39,13 @@ def release_lease(engine: Engine, name: str, owner: str) -> None:
         conn.execute(locks.delete().where(locks.c.name == name, locks.c.owner == owner))
 
 
+def purge_expired_leases(engine: Engine) -> int:
+    """Delete leases that expired: without Redis, every enqueue marker leaves a row."""
+    with engine.begin() as conn:
+        deleted = conn.execute(locks.delete().where(locks.c.expires_at < datetime.now(UTC)))
+    return int(deleted.rowcount)
+
+
 def get_answer(engine: Engine, key: str) -> str | None:
     """The cached answer JSON under ``key``, unless it has expired."""
     query = select(llm_answers.c.answer).where(

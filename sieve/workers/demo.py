@@ -73,6 +73,7 @@ def run_loop(
 ) -> LoopResult:
     """Stream ``items`` through the whole loop; ``overrides``: more SIEVE_* variables."""
     with ExitStack() as stack:
+        stack.enter_context(_terminate_as_interrupt())
         broker = stack.enter_context(EmbeddedBroker())
         llm = stack.enter_context(_llm(settings.llm, data_dir))
         variables = {
@@ -90,6 +91,21 @@ def run_loop(
         totals = cost_totals(engine, by="prompt_version")
         engine.dispose()
     return LoopResult(blocks, totals)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a supervisor, `timeout`) unwinds like Ctrl-C, so the broker, the simulator
+    and the worker subprocesses are stopped rather than left running."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -101,7 +101,7 @@ class StreamWorker:
             # Between batches, right before this one: a version activated while we were
             # polling classifies the batch that poll returned.
             if self._model.refresh(force=self.stats.batches == 0):
-                self._recent.clear()  # another model: other confidences
+                self._restart_window()  # another model: other confidences
             self._handle(batch)
             self.stats.busy_s = time.monotonic() - first_record
         self.stats.elapsed_s = time.monotonic() - started
@@ -140,6 +140,11 @@ class StreamWorker:
         self._backoff_s = INITIAL_BACKOFF_S
         self._recent.add([row.confidence for row in outcome.predictions])
         self._count(batch, outcome)
+
+    def _restart_window(self) -> None:
+        thresholds = self._model.thresholds
+        quantiles = thresholds.confidence_quantiles if thresholds is not None else ()
+        self._recent.warm_start(quantiles, self._routing.min_share_samples)
 
     def _calibration(self) -> Calibration:
         routing = self._routing

@@ -68,11 +68,19 @@ def label_with_llm(self: Task, message_id: str) -> str:
 
 @app.task(name="sieve.drain_escalations")
 def drain_escalations() -> int:
-    """Enqueue escalations that were recorded but never confirmed as enqueued."""
+    """Enqueue escalations that were recorded but never confirmed as enqueued; without
+    Redis, also delete the expired leases (enqueue markers) from the store."""
+    from sieve.store.coordination import purge_expired_leases
     from sieve.workers.runtime import celery_sink
 
     settings = worker_settings()
-    return celery_sink(settings, worker_context().engine).drain(settings.celery.drain_after_s)
+    engine = worker_context().engine
+    drained = celery_sink(settings, engine).drain(settings.celery.drain_after_s)
+    if not settings.uses_redis:
+        purged = purge_expired_leases(engine)
+        if purged:
+            logger.info("deleted %d expired leases", purged)
+    return drained
 
 
 @app.task(name="sieve.retrain", acks_late=True)

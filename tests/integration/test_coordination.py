@@ -12,6 +12,7 @@ import redis
 from sqlalchemy import update
 
 from sieve.labeler.cache import cache_key
+from sieve.store.coordination import purge_expired_leases
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
 from sieve.store.tables import llm_answers
@@ -91,4 +92,18 @@ def test_an_unreadable_entry_is_a_miss(store_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(llm_answers.insert().values(key="k" * 64, answer="{not json"))
     assert StoreAnswerCache(engine).get("k" * 64) is None
+    engine.dispose()
+
+
+def test_expired_leases_are_purged_and_live_ones_kept(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sieve.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    leases = StoreLeases(engine)
+    assert leases.acquire("enqueued:label:old:v1", 1) is not None
+    assert leases.acquire("enqueued:label:live:v1", 3600) is not None
+    time.sleep(2.1)
+    assert purge_expired_leases(engine) == 1
+    assert purge_expired_leases(engine) == 0
+    assert leases.acquire("enqueued:label:live:v1", 60) is None  # still held
     engine.dispose()

@@ -223,3 +223,34 @@ def test_routing_thresholds_keep_their_own_copy():
 def test_bad_routing_thresholds_are_refused(data):
     with pytest.raises(ValueError):
         RoutingThresholds.from_dict(data)
+
+
+def test_a_swapped_in_model_has_a_share_threshold_from_its_first_batch():
+    """Retraining records the slice's confidence quantiles; the window warm-started from
+    them sends about the target share of the next traffic without waiting for it."""
+    probs, labels = calibrated_slice(2_000, seed=7)
+    fitted = fit_routing_thresholds(probs, labels, LABELS, target_precision=0.9, min_support=30)
+    restored = RoutingThresholds.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    assert len(restored.confidence_quantiles) > 100
+    assert restored.confidence_quantiles[0] == pytest.approx(probs.max(axis=1).min())
+    recent = RecentConfidences(capacity=5_000)
+    recent.add([0.99] * 300)  # the previous model's confidences
+    recent.warm_start(restored.confidence_quantiles, count=200)
+    assert len(recent) == 200
+    threshold = recent.threshold_for_share(0.15, min_samples=200)
+    assert threshold is not None
+    traffic, _ = calibrated_slice(5_000, seed=8)  # the same distribution, other messages
+    realised = float((traffic.max(axis=1) < threshold).mean())
+    assert abs(realised - 0.15) < 0.02
+
+
+def test_a_model_without_quantiles_starts_an_empty_window():
+    recent = RecentConfidences(capacity=100)
+    recent.add([0.5] * 50)
+    recent.warm_start((), count=200)
+    assert len(recent) == 0 and recent.threshold_for_share(0.15, min_samples=1) is None
+
+
+def test_confidence_quantiles_must_be_probabilities():
+    with pytest.raises(ValueError):
+        RoutingThresholds(per_label={}, global_threshold=0.8, confidence_quantiles=(0.2, 1.5))
