@@ -11,8 +11,6 @@ from sqlalchemy import Engine
 
 from sieve.admin.app import create_app
 from sieve.core.settings import Settings
-from sieve.store.engine import make_engine
-from sieve.store.migrate import upgrade
 from tests.fakes import FakeBacklogSink
 from tests.unit.admin.fakes import FakeRetrainer
 
@@ -23,11 +21,8 @@ ClientFactory = Callable[..., TestClient]
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 @pytest.fixture

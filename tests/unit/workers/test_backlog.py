@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from sieve.core.errors import PermanentError
-from sieve.store.engine import make_engine
 from sieve.store.labels import LabelRecord, save_label
-from sieve.store.migrate import upgrade
 from sieve.store.repository import MessageRecord
 from sieve.workers.backlog import (
     enqueue_backlog,
@@ -39,11 +36,8 @@ class RecordingProgress:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 def _records(*ids: str) -> list[MessageRecord]:
