@@ -62,29 +62,32 @@ class CeleryEscalationSink:
         self.enqueue([row.message_id for row in escalations])
 
     def enqueue(self, message_ids: Sequence[str], *, force: bool = False) -> int:
-        """Publish a task per message not enqueued before (every one with ``force``)."""
+        """Publish a task per message not enqueued before (every one with ``force``);
+        returns how many were published."""
         try:
-            for message_id in message_ids:
-                self._enqueue_one(message_id, force=force)
+            published = sum(
+                self._enqueue_one(message_id, force=force) for message_id in message_ids
+            )
         except KombuOperationalError as exc:
             raise TransientError(f"cannot enqueue escalations: {exc}") from exc
         set_escalation_status(self._engine, message_ids, "enqueued")
-        return len(message_ids)
+        return published
 
-    def _enqueue_one(self, message_id: str, *, force: bool) -> None:
+    def _enqueue_one(self, message_id: str, *, force: bool) -> bool:
         from sieve.workers.tasks import label_with_llm
 
         task_id = f"label:{message_id}:{self._prompt_version}"
         marker = f"enqueued:{task_id}"
         token = self._leases.acquire(marker, ENQUEUED_MARKER_TTL_S)
         if token is None and not force:
-            return
+            return False
         try:
             label_with_llm.apply_async(args=[message_id], task_id=task_id, queue=self._queue)
         except KombuOperationalError:
             if token is not None:  # not published: let the redelivered batch try again
                 self._leases.release(marker, token)
             raise
+        return True
 
     def drain(self, older_than_s: float) -> int:
         stale = stale_escalations(self._engine, older_than_s)

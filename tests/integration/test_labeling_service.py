@@ -122,6 +122,7 @@ def test_label_file_enqueues_what_is_missing_and_resumes(llm_settings, tmp_path,
     # Interrupted and run again: nothing is enqueued twice.
     label_file(llm_settings, backlog, chunk_size=3)
     assert len(queued()) == 7
+    assert "enqueued 0 labeling tasks" in capsys.readouterr().out
     # A text that got its label meanwhile is skipped, and said so.
     client.delete(queue, *client.scan_iter(f"{llm_settings.redis.key_prefix}enqueued:*"))
     engine = make_engine(llm_settings.database_url)
@@ -161,7 +162,7 @@ def test_label_jobs_endpoint_enqueues_through_the_celery_sink(llm_settings):
         label = LabelRecord("j2", "llm", "classify-zero-shot@1", "teacher-sim", "x", "ok")
         save_label(engine, label)
         again = api.post("/label-jobs", content=body, headers=headers)
-    assert again.json()["already_labeled"] == 1
+    assert again.json() == {"received": 4, "already_labeled": 1, "enqueued": 0}
     assert len(queued()) == 4  # resubmitted: the enqueue markers stop a second task
     client.delete(queue)
     engine.dispose()
