@@ -283,12 +283,9 @@ def fit_routing_thresholds(
     """Everything retraining stores: ``probs`` are the slice's probabilities already
     scaled by ``temperature``."""
     per_label = per_label_thresholds(probs, y_true_idx, labels, target_precision, min_support)
-    confidence = np.asarray(probs, dtype=np.float64).max(axis=1) if len(probs) else None
-    quantiles = (
-        ()
-        if confidence is None
-        else tuple(np.quantile(confidence, np.linspace(0.0, 1.0, CONFIDENCE_QUANTILES)))
-    )
+    confidence = np.asarray(probs, dtype=np.float64).max(axis=1)
+    levels = np.linspace(0.0, 1.0, CONFIDENCE_QUANTILES)
+    quantiles = tuple(np.quantile(confidence, levels)) if confidence.size else ()
     return RoutingThresholds(
         per_label=per_label,
         global_threshold=global_threshold(probs, y_true_idx, target_precision),

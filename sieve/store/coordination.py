@@ -8,17 +8,26 @@ for the same name or key cannot both win.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, or_, select
 
 from sieve.store.repository import dialect_insert, upsert
-from sieve.store.tables import llm_answers, locks
+from sieve.store.tables import LOCK_NAME_LENGTH, llm_answers, locks
+
+
+def _row_name(name: str) -> str:
+    """``name`` as stored: one longer than the column becomes its sha256 hex digest."""
+    if len(name) <= LOCK_NAME_LENGTH:
+        return name
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()
 
 
 def acquire_lease(engine: Engine, name: str, owner: str, ttl_s: int) -> bool:
     """Take ``name`` unless another owner holds an unexpired lease."""
     now = datetime.now(UTC)
+    name = _row_name(name)
     with engine.begin() as conn:
         stmt = dialect_insert(conn, locks).values(
             name=name, owner=owner, expires_at=now + timedelta(seconds=ttl_s)
@@ -36,7 +45,7 @@ def acquire_lease(engine: Engine, name: str, owner: str, ttl_s: int) -> bool:
 
 def release_lease(engine: Engine, name: str, owner: str) -> None:
     with engine.begin() as conn:
-        conn.execute(locks.delete().where(locks.c.name == name, locks.c.owner == owner))
+        conn.execute(locks.delete().where(locks.c.name == _row_name(name), locks.c.owner == owner))
 
 
 def purge_expired_leases(engine: Engine) -> int:

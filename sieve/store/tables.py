@@ -143,10 +143,12 @@ training_runs = Table(
 
 # Named leases with an expiry: one retraining at a time across processes and machines,
 # the same on PostgreSQL and SQLite.
+LOCK_NAME_LENGTH = 64
+
 locks = Table(
     "locks",
     metadata,
-    Column("name", String(64), primary_key=True),
+    Column("name", String(LOCK_NAME_LENGTH), primary_key=True),
     Column("owner", String(64), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )

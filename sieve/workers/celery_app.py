@@ -30,7 +30,7 @@ def configure(
 ) -> dict[str, object]:
     # Transport options belong to the transport: the SQLAlchemy one hands them to
     # create_engine. It has no visibility timeout: a worker hands its unacked tasks back when
-    # it stops, and a worker killed with SIGKILL loses them (`sieve requeue` finds them).
+    # it stops, and a worker killed with SIGKILL loses them (`sieve requeue --stuck-after-s`).
     transport = {"visibility_timeout": celery.visibility_timeout_s} if redis_broker else {}
     return {
         "task_default_queue": celery.queue,

@@ -4,7 +4,6 @@ whole system runs with no server but the Kafka broker and a SQLite file."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from typing import Protocol
@@ -22,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 # Compare-and-delete: only the holder's token releases a lease.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
-_MAX_NAME = 64  # locks.name
 
 
 class Leases(Protocol):
@@ -58,7 +56,7 @@ class RedisLeases:
 
 
 class StoreLeases:
-    """Rows of the ``locks`` table; names longer than the column are hashed."""
+    """Rows of the ``locks`` table."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -66,22 +64,16 @@ class StoreLeases:
     def acquire(self, name: str, ttl_s: int) -> str | None:
         token = uuid.uuid4().hex
         try:
-            taken = acquire_lease(self._engine, _row_name(name), token, ttl_s)
+            taken = acquire_lease(self._engine, name, token, ttl_s)
         except OperationalError as exc:
             raise TransientError(f"database unavailable for lease {name}: {exc}") from exc
         return token if taken else None
 
     def release(self, name: str, token: str) -> None:
         try:
-            release_lease(self._engine, _row_name(name), token)
+            release_lease(self._engine, name, token)
         except OperationalError as exc:
             logger.warning("could not release lease %s: %s", name, exc)
-
-
-def _row_name(name: str) -> str:
-    if len(name) <= _MAX_NAME:
-        return name
-    return hashlib.sha256(name.encode("utf-8")).hexdigest()
 
 
 class StoreAnswerCache:
