@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from sieve.models.classifier import ModelScores
+
 
 class FakeClassifier:
     """A FastClassifier whose answer per text is scripted; unknown texts get ``default``."""
@@ -29,6 +31,9 @@ class FakeClassifier:
         self.calls.append(list(texts))
         rows = [self._answers.get(text, self._default) for text in texts]
         return np.asarray(rows, dtype=np.float32)
+
+    def predict_scores(self, texts: Sequence[str]) -> ModelScores:
+        return ModelScores(self.predict_proba(texts), similarity=None)
 
 
 class FakeEscalationSink:

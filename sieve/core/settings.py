@@ -106,7 +106,14 @@ class CelerySettings(_Section):
 class ModelsSettings(_Section):
     # None: <data_dir>/models
     dir: Path | None = None
-    family: str = "ngram"
+    # The student family new models are trained with (sieve.models.families.Family);
+    # a stored model is always loaded with the family its meta.json names.
+    family: Literal["ngram", "minilm"] = "ngram"
+    # Derived files shared by every version (the exported MiniLM encoder, embeddings of
+    # texts seen before). None: <models dir>/.encoders
+    encoder_cache_dir: Path | None = None
+    # Threads for training, and for the inference training needs (embedding texts).
+    train_threads: int = Field(1, ge=1)
     # How often the stream worker asks the store which version is active.
     reload_check_interval_s: float = Field(5.0, ge=0)
 

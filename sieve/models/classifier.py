@@ -1,4 +1,9 @@
-"""The fast classifier as the stream worker sees it, and its onnxruntime implementation."""
+"""The fast classifier as the stream worker sees it, and its onnxruntime implementation.
+
+Every student family serves through ``OnnxClassifier``: a family contributes the
+featuriser (texts → padded ids and mask) and the graph; this module owns the session, the
+length-sorted chunking, temperature and the similarity to the training examples.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,13 +21,15 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from sieve.core.errors import ModelNotFound, PermanentError
 from sieve.models.calibration import apply_temperature
-from sieve.models.features import FeatureConfig, HashingFeaturizer
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 LABELS_FILE = "labels.json"
 META_FILE = "meta.json"
+# L2-normalised embeddings of (a sample of) the training texts, float16 [R, D].
+REFERENCE_FILE = "reference.npy"
+EMBEDDING_OUTPUT = "embedding"
 # meta.json key of the routing thresholds (sieve.routing.thresholds.RoutingThresholds);
 # the classifier reads only its "temperature".
 ROUTING_KEY = "routing"
@@ -40,12 +48,30 @@ _ORT_LOAD_ERRORS = (
 )
 
 
+@dataclass(frozen=True)
+class ModelScores:
+    """``probs`` float32 [N, K]; ``similarity`` float32 [N] in [-1, 1]: the highest cosine
+    similarity between a text and the training examples, or None when the model has no
+    embedding to compare (an "I have not seen this" signal for routing)."""
+
+    probs: np.ndarray
+    similarity: np.ndarray | None
+
+
 class FastClassifier(Protocol):
     version: str
     labels: tuple[str, ...]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """float32 [len(texts), len(labels)]; each row sums to 1."""
+        ...
+
+    def predict_scores(self, texts: Sequence[str]) -> ModelScores: ...
+
+
+class Featurizer(Protocol):
+    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64 [B, L], mask float32 [B, L]); each row's features first, padding after."""
         ...
 
 
@@ -55,12 +81,13 @@ class OnnxClassifier:
     def __init__(
         self,
         session: ort.InferenceSession,
-        featurizer: HashingFeaturizer,
+        featurizer: Featurizer,
         labels: Sequence[str],
         version: str,
         *,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         temperature: float = 1.0,
+        reference: np.ndarray | None = None,
     ) -> None:
         if not (math.isfinite(temperature) and temperature > 0.0):
             raise PermanentError(f"model {version}: bad temperature {temperature!r}")
@@ -71,36 +98,49 @@ class OnnxClassifier:
         self.chunk_rows = chunk_rows
         # Temperature scaling fitted at retraining; 1.0 serves the graph's own "probs".
         self.temperature = temperature
+        outputs = {output.name for output in session.get_outputs()}
+        # float32 [D, R]: one matrix product gives every similarity of a chunk.
+        self.reference_t = (
+            np.ascontiguousarray(reference.astype(np.float32).T)
+            if reference is not None and len(reference) and EMBEDDING_OUTPUT in outputs
+            else None
+        )
 
     @classmethod
     def load(cls, artefact_dir: Path, *, intra_op_num_threads: int = 1) -> OnnxClassifier:
-        """Load an artefact folder (model.onnx, labels.json, meta.json).
+        """Load an artefact folder with the family its meta.json names (ngram if none)."""
+        from sieve.models.families import load_classifier
+
+        return load_classifier(artefact_dir, intra_op_num_threads=intra_op_num_threads)
+
+    @classmethod
+    def open(
+        cls,
+        artefact_dir: Path,
+        featurizer: Featurizer,
+        *,
+        intra_op_num_threads: int = 1,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    ) -> OnnxClassifier:
+        """The family-independent part of a load: graph, labels, version, temperature and
+        the reference embeddings if the folder has them.
 
         One intra-op thread by default: the stream worker shares its cores with the broker.
         """
         model_path = artefact_dir / MODEL_FILE
         if not model_path.is_file():
             raise ModelNotFound(f"no {MODEL_FILE} in {artefact_dir}")
-        meta = _read_json(artefact_dir / META_FILE)
-        labels = _read_json(artefact_dir / LABELS_FILE)
+        meta = read_json(artefact_dir / META_FILE)
+        labels = read_json(artefact_dir / LABELS_FILE)
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             raise PermanentError(f"{artefact_dir / LABELS_FILE}: not a list of labels")
         try:
-            features = FeatureConfig.from_dict(meta["feature_config"])
             version = str(meta["version"])
             temperature = float((meta.get(ROUTING_KEY) or {}).get("temperature", 1.0))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PermanentError(f"{artefact_dir / META_FILE}: bad meta: {exc!r}") from exc
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_num_threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            session = ort.InferenceSession(
-                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except _ORT_LOAD_ERRORS as exc:
-            raise PermanentError(f"{model_path}: onnxruntime cannot load it: {exc}") from exc
+        reference = _read_reference(artefact_dir / REFERENCE_FILE)
+        session = open_session(model_path, intra_op_num_threads)
         logger.info(
             "loaded model %s (%d labels, temperature %.3f) from %s",
             version,
@@ -108,31 +148,54 @@ class OnnxClassifier:
             temperature,
             artefact_dir,
         )
-        return cls(session, HashingFeaturizer(features), labels, version, temperature=temperature)
+        return cls(
+            session,
+            featurizer,
+            labels,
+            version,
+            chunk_rows=chunk_rows,
+            temperature=temperature,
+            reference=reference,
+        )
 
     def infer(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Probabilities for featurised texts (float32 [B, num_labels]); each row of
-        ``ids``/``mask`` holds its features first and padding after, as the featuriser
-        makes them.
+        """Probabilities for featurised texts (float32 [B, num_labels])."""
+        return self._run(ids, mask, with_similarity=False).probs
 
-        Rows are run in chunks of similar length, each cut to its own longest row: the
-        embedding Gather dominates inference and its cost follows the padded size. One
-        long text in a batch of 256 short ones would otherwise pad them all (measured on
-        banking77 at batch 256: ~20k items/s unchunked, ~45k/s in chunks of 32).
+    def _run(self, ids: np.ndarray, mask: np.ndarray, *, with_similarity: bool) -> ModelScores:
+        """Rows are run in chunks of similar length, each cut to its own longest row: the
+        cost of both graphs follows the padded size. One long text in a batch of 256
+        short ones would otherwise pad them all (n-gram, banking77 at batch 256: ~20k
+        items/s unchunked, ~45k/s in chunks of 32).
         """
         counts = mask.sum(axis=1)
         order = np.argsort(counts, kind="stable")
         probs = np.empty((len(ids), len(self.labels)), dtype=np.float32)
+        similar = with_similarity and self.reference_t is not None
+        similarity = np.empty(len(ids), dtype=np.float32) if similar else None
+        outputs = ["probs" if self.temperature == 1.0 else "logits"]
+        if similar:
+            outputs.append(EMBEDDING_OUTPUT)
         for start in range(0, len(order), self.chunk_rows):
             rows = order[start : start + self.chunk_rows]
             length = max(int(counts[rows[-1]]), 1)
             feeds = {"ids": ids[rows, :length], "mask": mask[rows, :length]}
+            result = self.session.run(outputs, feeds)
             if self.temperature == 1.0:
-                probs[rows] = self.session.run(["probs"], feeds)[0]
+                probs[rows] = result[0]
             else:
-                logits = self.session.run(["logits"], feeds)[0]
-                probs[rows] = apply_temperature(logits, self.temperature)
-        return probs
+                probs[rows] = apply_temperature(result[0], self.temperature)
+            if similarity is not None and self.reference_t is not None:
+                cosine = (result[1] @ self.reference_t).max(axis=1)
+                similarity[rows] = np.clip(cosine, -1.0, 1.0)
+        return ModelScores(probs=probs, similarity=similarity)
+
+    def predict_scores(self, texts: Sequence[str]) -> ModelScores:
+        if len(texts) == 0:
+            empty = np.zeros(0, dtype=np.float32) if self.reference_t is not None else None
+            return ModelScores(np.zeros((0, len(self.labels)), dtype=np.float32), empty)
+        ids, mask = self.featurizer.transform(texts)
+        return self._run(ids, mask, with_similarity=True)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
@@ -141,7 +204,32 @@ class OnnxClassifier:
         return self.infer(ids, mask)
 
 
-def _read_json(path: Path) -> Any:
+def open_session(model_path: Path, intra_op_num_threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_num_threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except _ORT_LOAD_ERRORS as exc:
+        raise PermanentError(f"{model_path}: onnxruntime cannot load it: {exc}") from exc
+
+
+def _read_reference(path: Path) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    try:
+        reference = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise PermanentError(f"{path}: cannot read: {exc}") from exc
+    if reference.ndim != 2:
+        raise PermanentError(f"{path}: expected a matrix, got shape {reference.shape}")
+    return reference
+
+
+def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from sieve.core.errors import ModelNotFound, PermanentError
-from sieve.models.classifier import LABELS_FILE, META_FILE, MODEL_FILE, OnnxClassifier
-from sieve.models.export import export_onnx
-from sieve.models.training import TrainedModel
+from sieve.models.classifier import LABELS_FILE, META_FILE, OnnxClassifier
+from sieve.models.families import TrainedStudent, TrainOptions, load_classifier
 
 logger = logging.getLogger(__name__)
 
-FAMILY = "ngram"
+# Derived files shared by every version (exported encoders, embedding caches).
+CACHE_DIR_NAME = ".encoders"
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -38,12 +38,19 @@ class ArtefactInfo:
 
 
 class ModelRegistry:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, cache_dir: Path | None = None) -> None:
         self.root = root
+        # Hidden inside the root by default, so versions() never lists it.
+        self.cache_dir = cache_dir if cache_dir is not None else root / CACHE_DIR_NAME
+
+    def train_options(self, *, seed: int, epochs: int | None, num_threads: int) -> TrainOptions:
+        return TrainOptions(
+            seed=seed, epochs=epochs, cache_dir=self.cache_dir, num_threads=num_threads
+        )
 
     def save(
         self,
-        model: TrainedModel,
+        model: TrainedStudent,
         *,
         data_hash: str,
         metrics: dict[str, Any],
@@ -55,18 +62,17 @@ class ModelRegistry:
         ``routing``: calibration that serving applies (its ``temperature``) and the routing
         thresholds fitted with it, stored as ``meta["routing"]``."""
         created = datetime.now(UTC)
-        config = model.train_config.to_dict()
-        version = version or _new_version(created, data_hash, config)
+        config = model.config()
+        version = version or _new_version(model.family, created, data_hash, config)
         target = self.path(version)
         if target.exists():
             raise PermanentError(f"model version {version} already exists in {self.root}")
         meta = {
             "version": version,
-            "family": FAMILY,
+            "family": model.family,
             "created_at": created.isoformat(),
             "data_hash": data_hash,
             "metrics": metrics,
-            "feature_config": model.feature_config.to_dict(),
             "train_config": config,
             "label_count": len(model.labels),
         }
@@ -75,8 +81,9 @@ class ModelRegistry:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self.root))
         try:
-            export_onnx(model, staging / MODEL_FILE)
-            _fsync(staging / MODEL_FILE)
+            meta.update(model.export(staging))
+            for path in staging.iterdir():
+                _fsync(path)
             _write_json(staging / LABELS_FILE, list(model.labels))
             _write_json(staging / META_FILE, meta)
             os.chmod(staging, 0o755)  # mkdtemp makes it private to its owner
@@ -99,9 +106,7 @@ class ModelRegistry:
             return False
 
     def load(self, version: str, *, intra_op_num_threads: int = 1) -> OnnxClassifier:
-        return OnnxClassifier.load(
-            self._existing(version), intra_op_num_threads=intra_op_num_threads
-        )
+        return load_classifier(self._existing(version), intra_op_num_threads=intra_op_num_threads)
 
     def read_meta(self, version: str) -> dict[str, Any]:
         path = self._existing(version) / META_FILE
@@ -116,9 +121,13 @@ class ModelRegistry:
         if not self.root.is_dir():
             return []
         return sorted(
-            entry.name
-            for entry in self.root.iterdir()
-            if not entry.name.startswith(".") and (entry / META_FILE).is_file()
+            (
+                entry.name
+                for entry in self.root.iterdir()
+                if not entry.name.startswith(".") and (entry / META_FILE).is_file()
+            ),
+            # Past the family prefix: versions of different families interleave by time.
+            key=lambda name: (name.partition("-")[2], name),
         )
 
     def _existing(self, version: str) -> Path:
@@ -128,12 +137,12 @@ class ModelRegistry:
         return path
 
 
-def _new_version(created: datetime, data_hash: str, config: dict[str, Any]) -> str:
-    """``ngram-YYYYmmddTHHMMSSZ-<8 hex>``: sorts by time; the suffix tells apart
-    versions made in the same second."""
+def _new_version(family: str, created: datetime, data_hash: str, config: dict[str, Any]) -> str:
+    """``<family>-YYYYmmddTHHMMSSZ-<8 hex>``: sorts by time within a family; the suffix
+    tells apart versions made in the same second."""
     seed = json.dumps([data_hash, config, created.isoformat(), os.getpid()], sort_keys=True)
     digest = hashlib.sha256(seed.encode("utf-8")).hexdigest()[:8]
-    return f"{FAMILY}-{created:%Y%m%dT%H%M%SZ}-{digest}"
+    return f"{family}-{created:%Y%m%dT%H%M%SZ}-{digest}"
 
 
 def _fsync(path: Path) -> None:

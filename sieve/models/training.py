@@ -14,19 +14,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from torch.nn import functional
 
 from sieve.core.errors import PermanentError
-from sieve.models.dataset import data_hash, read_labeled_jsonl
-from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.features import FeatureConfig, HashingFeaturizer
 from sieve.models.network import NgramNet
 
 if TYPE_CHECKING:
+    from sieve.models.evaluation import Metrics
+    from sieve.models.families.base import TrainedStudent
     from sieve.models.registry import ArtefactInfo, ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -57,10 +57,23 @@ class TrainConfig:
 
 @dataclass
 class TrainedModel:
+    """A trained n-gram student (sieve.models.families.base.TrainedStudent)."""
+
+    family: ClassVar[str] = "ngram"
     network: NgramNet
     labels: tuple[str, ...]
     feature_config: FeatureConfig
     train_config: TrainConfig
+
+    def config(self) -> dict[str, Any]:
+        return self.train_config.to_dict()
+
+    def export(self, folder: Path) -> dict[str, Any]:
+        from sieve.models.classifier import MODEL_FILE
+        from sieve.models.export import export_onnx
+
+        export_onnx(self, folder / MODEL_FILE)
+        return {"feature_config": self.feature_config.to_dict()}
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
         """Softmax probabilities from the torch network (float32 [B, num_labels])."""
@@ -194,29 +207,12 @@ def train_from_file(
     label_set: list[str] | None = None,
     progress: Progress | None = None,
 ) -> tuple[ArtefactInfo, Metrics | None]:
-    """Read a labeled file, train, evaluate on ``eval_path`` if given, save to the registry.
+    """An n-gram model from a labeled file, saved in the registry (see train_file)."""
+    from sieve.models.train_file import train_file
 
-    The label set is the sorted labels of the training file unless given. Metrics of the
-    evaluation (accuracy, macro-F1, per-label F1) are stored in the artefact's meta.json.
-    """
-    records = read_labeled_jsonl(train_path)
-    if not records:
-        raise PermanentError(f"{train_path}: no training records")
-    labels = label_set if label_set is not None else sorted({r.label for r in records})
-    model = train_ngram(
-        [r.text for r in records], [r.label for r in records], labels, config, progress
-    )
-    metrics = None
-    if eval_path is not None:
-        held_out = read_labeled_jsonl(eval_path)
-        unknown = sorted({r.label for r in held_out} - set(labels))
-        if unknown:
-            raise PermanentError(f"{eval_path}: labels outside the label set: {unknown[:5]}")
-        predicted = model.predict([r.text for r in held_out])
-        metrics = evaluate([r.label for r in held_out], predicted, labels)
-        logger.info("accuracy %.4f, macro-F1 %.4f", metrics.accuracy, metrics.macro_f1)
-    summary: dict[str, Any] = {"train_records": len(records)}
-    if metrics is not None:
-        summary.update(metrics.to_dict(), eval_records=len(held_out))
-    info = registry.save(model, data_hash=data_hash(records), metrics=summary)
-    return info, metrics
+    def train(
+        texts: Sequence[str], labels: Sequence[str], label_set: Sequence[str]
+    ) -> TrainedStudent:
+        return train_ngram(texts, labels, label_set, config, progress)
+
+    return train_file(train_path, registry, train, eval_path=eval_path, label_set=label_set)

@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 
 from sieve.core import metrics
 from sieve.core.errors import ModelNotFound, SieveError
-from sieve.models.classifier import FastClassifier, OnnxClassifier
+from sieve.models.classifier import FastClassifier
+from sieve.models.families import load_classifier
 from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.repository import active_model_version, get_model_version
 
@@ -28,7 +29,7 @@ class ActiveModel:
         engine: Engine,
         *,
         check_interval_s: float,
-        loader: Loader = OnnxClassifier.load,
+        loader: Loader = load_classifier,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine

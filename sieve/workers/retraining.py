@@ -27,11 +27,11 @@ from sieve.models.calibration import (
     fit_temperature,
     log_probs_as_logits,
 )
-from sieve.models.classifier import OnnxClassifier
+from sieve.models.classifier import FastClassifier
 from sieve.models.dataset import read_label_set
 from sieve.models.evaluation import Metrics, evaluate
+from sieve.models.families import get_family, load_classifier
 from sieve.models.registry import ModelRegistry
-from sieve.models.training import TrainConfig, train_ngram
 from sieve.routing.thresholds import RoutingThresholds, fit_routing_thresholds
 from sieve.store.coordination import acquire_lease, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
@@ -117,11 +117,13 @@ def _train_and_gate(
     logger.info(
         "run %s: %d training and %d evaluation labels", run_id, len(train_rows), len(eval_rows)
     )
-    model = train_ngram(
+    model = get_family(settings.models.family).train(
         [row.text for row in train_rows],
         [row.label for row in train_rows],
         label_set,
-        TrainConfig(seed=config.seed, epochs=config.epochs),
+        registry.train_options(
+            seed=config.seed, epochs=config.epochs, num_threads=settings.models.train_threads
+        ),
         progress=progress,
     )
     texts, gold = [row.text for row in eval_rows], [row.label for row in eval_rows]
@@ -133,7 +135,7 @@ def _train_and_gate(
         metrics={"training_labels": len(train_rows), "prompt_versions": prompt_versions},
         routing=routing.to_dict(),
     )
-    candidate = _metrics(OnnxClassifier.load(info.path), texts, gold, label_set)
+    candidate = _metrics(load_classifier(info.path), texts, gold, label_set)
     active = _active_metrics(engine, texts, gold, label_set)
     gate = promotion_gate(candidate, active, config)
     metrics = {
@@ -150,7 +152,7 @@ def _train_and_gate(
         engine,
         ModelVersionRecord(
             version=info.version,
-            family="ngram",
+            family=model.family,
             path=str(info.path.resolve()),
             data_hash=info.meta["data_hash"],
             metrics=metrics,
@@ -286,7 +288,7 @@ def _active_metrics(
     if version is None:
         return None
     try:
-        classifier = OnnxClassifier.load(Path(get_model_version(engine, version).path))
+        classifier = load_classifier(Path(get_model_version(engine, version).path))
     except (ModelNotFound, OSError, SieveError) as exc:
         logger.warning("active version %s cannot be evaluated: %s", version, exc)
         return None
@@ -294,7 +296,7 @@ def _active_metrics(
 
 
 def _metrics(
-    classifier: OnnxClassifier, texts: list[str], gold: list[str], label_set: list[str]
+    classifier: FastClassifier, texts: list[str], gold: list[str], label_set: list[str]
 ) -> Metrics:
     probabilities = classifier.predict_proba(texts)
     predicted = [classifier.labels[int(index)] for index in probabilities.argmax(axis=1)]

@@ -52,7 +52,7 @@ def open_store(settings: Settings) -> Engine:
 
 def open_registry(settings: Settings) -> ModelRegistry:
     settings.models_dir.mkdir(parents=True, exist_ok=True)
-    return ModelRegistry(settings.models_dir)
+    return ModelRegistry(settings.models_dir, cache_dir=settings.models.encoder_cache_dir)
 
 
 def redis_client(settings: Settings) -> redis.Redis:

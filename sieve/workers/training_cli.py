@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 from tqdm import tqdm
 
 from sieve.core.settings import Settings
 from sieve.models.dataset import read_label_set
+from sieve.models.families import TrainedStudent, get_family
 from sieve.models.registry import ArtefactInfo
-from sieve.models.training import TrainConfig, train_from_file
+from sieve.models.train_file import train_file
 from sieve.store.repository import (
     ModelVersionRecord,
     activate_model_version,
@@ -39,24 +41,27 @@ def register(settings: Settings, info: ArtefactInfo, *, activate: bool, reason: 
 
 
 def train_and_register(args: argparse.Namespace, settings: Settings) -> int:
-    config = TrainConfig(seed=args.seed)
-    if args.epochs:
-        config = TrainConfig(seed=args.seed, epochs=args.epochs)
+    """Train a model of the family ``SIEVE_MODELS__FAMILY`` names."""
+    family = get_family(settings.models.family)
+    registry = open_registry(settings)
+    options = registry.train_options(
+        seed=args.seed, epochs=args.epochs or None, num_threads=settings.models.train_threads
+    )
     label_set = read_label_set(args.labels) if args.labels else None
-    with tqdm(desc="training", unit="epoch", disable=not sys.stderr.isatty()) as bar:
+    with tqdm(desc="training", unit="step", disable=not sys.stderr.isatty()) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
 
-        info, metrics = train_from_file(
-            args.data,
-            open_registry(settings),
-            eval_path=args.eval,
-            config=config,
-            label_set=label_set,
-            progress=progress,
+        def train(
+            texts: Sequence[str], labels: Sequence[str], label_set: Sequence[str]
+        ) -> TrainedStudent:
+            return family.train(texts, labels, label_set, options, progress)
+
+        info, metrics = train_file(
+            args.data, registry, train, eval_path=args.eval, label_set=label_set
         )
     register(settings, info, activate=not args.no_activate, reason=f"trained on {args.data}")
     print(f"model version {info.version} saved in {info.path}")
