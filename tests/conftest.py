@@ -101,3 +101,15 @@ def redis_prefix() -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def encoder_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One exported int8 MiniLM encoder (and embedding cache) for the whole session: the
+    export takes ~30 s. SIEVE_TEST_ENCODER_CACHE names a folder to reuse across sessions."""
+    from sieve.models.families.minilm.encoder import cached_encoder
+
+    override = os.environ.get("SIEVE_TEST_ENCODER_CACHE")
+    path = Path(override) if override else tmp_path_factory.mktemp("encoders")
+    cached_encoder(path)
+    return path
