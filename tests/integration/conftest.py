@@ -77,12 +77,33 @@ def model_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], A
     return make
 
 
+@pytest.fixture(scope="session")
+def minilm_artefact(
+    tmp_path_factory: pytest.TempPathFactory, encoder_cache_dir: Path
+) -> ArtefactInfo:
+    """A minilm model on 400 Banking77 training texts, trained once per session."""
+    from sieve.models.dataset import read_label_set, read_labeled_jsonl
+    from sieve.models.families import get_family
+
+    registry = ModelRegistry(tmp_path_factory.mktemp("minilm-models"), cache_dir=encoder_cache_dir)
+    rows = read_labeled_jsonl(BANKING77 / "train.jsonl")[::25]
+    student = get_family("minilm").train(
+        [r.text for r in rows],
+        [r.label for r in rows],
+        read_label_set(BANKING77 / "labels.txt"),
+        registry.train_options(seed=0, epochs=None, num_threads=2),
+    )
+    return registry.save(student, data_hash="h", metrics={})
+
+
 def activate(database_url: str, info: ArtefactInfo, reason: str = "test") -> None:
     engine = make_engine(database_url)
     try:
         register_model_version(
             engine,
-            ModelVersionRecord(info.version, "ngram", str(info.path), info.meta["data_hash"], {}),
+            ModelVersionRecord(
+                info.version, info.meta["family"], str(info.path), info.meta["data_hash"], {}
+            ),
         )
         activate_model_version(engine, info.version, reason=reason)
     finally:
