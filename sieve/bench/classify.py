@@ -1,11 +1,14 @@
 """Classify benchmark: featurise + onnxruntime inference, in items/s, with the split.
 
 For each batch size it measures three things over the texts of a labeled file:
-``featurise`` (texts → ids, mask), ``infer`` (onnxruntime on features computed
-beforehand) and ``end_to_end`` (``predict_proba``, what the stream worker calls).
-Without ``--model`` it first trains a model on the data with the default config.
+``featurise`` (texts → ids, mask; tokenisation for minilm), ``infer`` (onnxruntime on
+features computed beforehand) and ``end_to_end`` (``predict_proba``, what the stream
+worker calls). Without ``--model`` it first trains a model of ``--family`` on the data.
+For minilm it adds the transformers pipeline on the same weights and texts, and the
+retraining time on 10,000 labels with the embedding cache cold and warm.
 
     python -m sieve.bench.classify --data data/banking77/test.jsonl [--model DIR]
+    python -m sieve.bench.classify --data data/banking77/train.jsonl --family minilm
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from typing import Any
 
 from sieve.models.classifier import OnnxClassifier
 from sieve.models.dataset import read_labeled_jsonl
+from sieve.models.families import Family, get_family, load_classifier
 from sieve.models.registry import ModelRegistry
-from sieve.models.training import TrainConfig, train_from_file
+from sieve.models.train_file import train_file
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZES = (1, 256)
+# The MiniLM targets are stated at batch 64 on 2 cores.
+MINILM_BATCH_SIZES = (1, 64)
+MINILM_THREADS = 2
 
 
 def run(
@@ -35,25 +42,36 @@ def run(
     *,
     duration_s: float = 2.0,
     intra_op_num_threads: int = 1,
+    family: str = Family.NGRAM.value,
+    cache_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per (batch size, stage): items/s and mean latency per batch."""
+    """One row per (batch size, stage): items/s and mean latency per batch. ``cache_dir``:
+    where a family keeps its derived files (the MiniLM encoder); a temporary one if None."""
     texts = [record.text for record in read_labeled_jsonl(data_path)]
     if not texts:
         raise ValueError(f"{data_path}: no texts")
     if model_dir is not None:
         return _measure(
-            OnnxClassifier.load(model_dir, intra_op_num_threads=intra_op_num_threads),
+            load_classifier(model_dir, intra_op_num_threads=intra_op_num_threads),
             texts,
             batch_sizes,
             duration_s,
         )
+    student_family = get_family(family)
     with tempfile.TemporaryDirectory(prefix="sieve-bench-classify-") as tmp:
+        registry = ModelRegistry(Path(tmp), cache_dir=cache_dir)
+        options = registry.train_options(seed=0, epochs=None, num_threads=intra_op_num_threads)
         started = time.perf_counter()
-        info, _ = train_from_file(
-            data_path, ModelRegistry(Path(tmp)), eval_path=None, config=TrainConfig()
+        info, _ = train_file(
+            data_path,
+            registry,
+            lambda texts, labels, label_set: student_family.train(
+                texts, labels, label_set, options
+            ),
+            eval_path=None,
         )
         logger.info("trained %s in %.1f s", info.version, time.perf_counter() - started)
-        classifier = OnnxClassifier.load(info.path, intra_op_num_threads=intra_op_num_threads)
+        classifier = load_classifier(info.path, intra_op_num_threads=intra_op_num_threads)
         return _measure(classifier, texts, batch_sizes, duration_s)
 
 
@@ -123,20 +141,43 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--data", type=Path, required=True, help="labeled JSON Lines file")
     parser.add_argument("--model", type=Path, help="artefact folder (default: train one)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(DEFAULT_BATCH_SIZES))
+    parser.add_argument("--family", choices=[f.value for f in Family], default=Family.NGRAM)
+    parser.add_argument("--cache-dir", type=Path, help="encoder cache (default: temporary)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", help="default: 1 256 (minilm: 1 64)")
     parser.add_argument("--duration-s", type=float, default=2.0, help="per measurement")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    parser.add_argument("--threads", type=int, help="intra-op threads (default 1; minilm: 2)")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="minilm: skip the pipeline and retraining"
+    )
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    rows = run(
-        args.data,
-        args.model,
-        args.batch_sizes,
-        duration_s=args.duration_s,
-        intra_op_num_threads=args.threads,
-    )
+    minilm = args.family == Family.MINILM
+    batch_sizes = args.batch_sizes or (MINILM_BATCH_SIZES if minilm else DEFAULT_BATCH_SIZES)
+    threads = args.threads or (MINILM_THREADS if minilm else 1)
+    with tempfile.TemporaryDirectory(prefix="sieve-bench-cache-") as tmp:
+        cache_dir = args.cache_dir or Path(tmp)
+        rows = run(
+            args.data,
+            args.model,
+            batch_sizes,
+            duration_s=args.duration_s,
+            intra_op_num_threads=threads,
+            family=args.family,
+            cache_dir=cache_dir,
+        )
+        if minilm and not args.no_baseline:
+            from sieve.bench import minilm as minilm_bench
+
+            texts = [record.text for record in read_labeled_jsonl(args.data)]
+            rows += minilm_bench.pipeline_rows(texts, batch_sizes, args.duration_s, threads, _time)
+            rows.sort(key=lambda row: row["batch_size"])
+            retrain = minilm_bench.retrain_rows(args.data, cache_dir, threads)
+    print(f"{args.family}, {threads} intra-op threads")
     print(format_table(rows))
+    if minilm and not args.no_baseline:
+        print("\nretraining (train + save) on labels of the data file:")
+        print(minilm_bench.format_retrain(retrain))
 
 
 if __name__ == "__main__":

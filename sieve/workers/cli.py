@@ -112,9 +112,14 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench == "classify":
         from sieve.bench import classify
+        from sieve.workers.runtime import open_registry
 
+        family = args.family or settings.models.family
+        # The machine's encoder cache: the MiniLM export happens once, not per benchmark.
+        cache_dir = open_registry(settings).cache_dir
         classify.main(
-            ["--data", str(args.data)] + (["--model", str(args.model)] if args.model else [])
+            ["--data", str(args.data), "--family", family, "--cache-dir", str(cache_dir)]
+            + (["--model", str(args.model)] if args.model else [])
         )
         return 0
     if args.bench == "llm":
@@ -276,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher"))
     sub.add_argument("--data", type=_existing_file, default=Path("data/banking77/train.jsonl"))
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
+    sub.add_argument(
+        "--family",
+        choices=("ngram", "minilm"),
+        help="classify: student family to train (default: SIEVE_MODELS__FAMILY)",
+    )
     sub.add_argument("--messages", type=_positive_int, default=10_000, help="stream: messages")
     sub.set_defaults(handler=cmd_bench)
 
