@@ -29,6 +29,8 @@ LABELS_FILE = "labels.json"
 META_FILE = "meta.json"
 # L2-normalised embeddings of (a sample of) the training texts, float16 [R, D].
 REFERENCE_FILE = "reference.npy"
+# Enough rows for a nearest-neighbour similarity, few enough to multiply per batch.
+MAX_REFERENCE_ROWS = 20_000
 EMBEDDING_OUTPUT = "embedding"
 # meta.json key of the routing thresholds (sieve.routing.thresholds.RoutingThresholds);
 # the classifier reads only its "temperature".
@@ -215,6 +217,15 @@ def open_session(model_path: Path, intra_op_num_threads: int) -> ort.InferenceSe
         )
     except _ORT_LOAD_ERRORS as exc:
         raise PermanentError(f"{model_path}: onnxruntime cannot load it: {exc}") from exc
+
+
+def reference_sample(embeddings: np.ndarray, seed: int) -> np.ndarray:
+    """At most MAX_REFERENCE_ROWS rows of L2-normalised embeddings, as float16."""
+    rows = embeddings
+    if len(rows) > MAX_REFERENCE_ROWS:
+        chosen = np.random.default_rng(seed).choice(len(rows), MAX_REFERENCE_ROWS, replace=False)
+        rows = rows[np.sort(chosen)]
+    return rows.astype(np.float16)
 
 
 def _read_reference(path: Path) -> np.ndarray | None:

@@ -1,4 +1,7 @@
-"""ONNX export of a trained n-gram network: (ids, mask) → (logits, probs)."""
+"""ONNX export of a trained n-gram network: (ids, mask) → (logits, probs, embedding).
+
+``embedding`` is the L2-normalised pooled n-gram embedding (the linear layer's input): the
+classifier compares it with the training texts' embeddings for its similarity score."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from sieve.models.training import TrainedModel
 logger = logging.getLogger(__name__)
 
 INPUT_NAMES = ("ids", "mask")
-OUTPUT_NAMES = ("logits", "probs")
+OUTPUT_NAMES = ("logits", "probs", "embedding")
 OPSET_VERSION = 17
 
 
@@ -26,9 +29,13 @@ class _WithProbabilities(nn.Module):
         super().__init__()
         self.network = network
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.network(ids, mask)
-        return logits, torch.softmax(logits, dim=1)
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pooled = self.network.pool(ids, mask)
+        logits = self.network.output(pooled)
+        embedding = nn.functional.normalize(pooled, p=2.0, dim=1)
+        return logits, torch.softmax(logits, dim=1), embedding
 
 
 def export_onnx(model: TrainedModel, path: Path) -> None:
@@ -51,6 +58,7 @@ def export_onnx(model: TrainedModel, path: Path) -> None:
                 "mask": dynamic,
                 "logits": {0: "batch"},
                 "probs": {0: "batch"},
+                "embedding": {0: "batch"},
             },
             opset_version=OPSET_VERSION,
             dynamo=False,

@@ -29,8 +29,12 @@ class NgramNet(nn.Module):
         nn.init.zeros_(self.output.weight)
         nn.init.zeros_(self.output.bias)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def pool(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The masked mean of the n-gram embeddings, float32 [B, dim]."""
         # [B, 1, L] @ [B, L, D]: the masked sum without a [B, L, D] temporary.
         summed = torch.bmm(mask.unsqueeze(1), self.embedding(ids)).squeeze(1)
         count = mask.sum(dim=1, keepdim=True).clamp(min=1.0)
-        return self.output(summed / count)
+        return summed / count
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.output(self.pool(ids, mask))

@@ -64,15 +64,19 @@ class TrainedModel:
     labels: tuple[str, ...]
     feature_config: FeatureConfig
     train_config: TrainConfig
+    # L2-normalised pooled embeddings of (a sample of) the training texts, float16 [R, dim].
+    reference: np.ndarray | None = None
 
     def config(self) -> dict[str, Any]:
         return self.train_config.to_dict()
 
     def export(self, folder: Path) -> dict[str, Any]:
-        from sieve.models.classifier import MODEL_FILE
+        from sieve.models.classifier import MODEL_FILE, REFERENCE_FILE
         from sieve.models.export import export_onnx
 
         export_onnx(self, folder / MODEL_FILE)
+        if self.reference is not None:
+            np.save(folder / REFERENCE_FILE, self.reference, allow_pickle=False)
         return {"feature_config": self.feature_config.to_dict()}
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
@@ -138,7 +142,8 @@ def train_ngram(
         torch.manual_seed(config.seed)
         network = NgramNet(config.features.num_buckets, config.dim, len(label_set))
         _fit(network, features, targets, config, progress)
-    network.eval()
+        network.eval()
+        reference = _pooled(network, features, config.seed)
     logger.info(
         "trained on %d texts, %d labels, %d epochs in %.1f s",
         len(texts),
@@ -146,7 +151,21 @@ def train_ngram(
         config.epochs,
         time.monotonic() - started,
     )
-    return TrainedModel(network, tuple(label_set), config.features, config)
+    return TrainedModel(network, tuple(label_set), config.features, config, reference)
+
+
+def _pooled(network: NgramNet, features: _RaggedFeatures, seed: int) -> np.ndarray:
+    """The training texts' normalised pooled embeddings: the classifier's similarity
+    reference (a sample when there are many)."""
+    from sieve.models.classifier import reference_sample
+
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(features.counts), 512):
+            ids, mask = features.batch(np.arange(start, min(start + 512, len(features.counts))))
+            pooled = torch.nn.functional.normalize(network.pool(ids, mask), p=2.0, dim=1)
+            rows.append(pooled.numpy())
+    return reference_sample(np.concatenate(rows), seed)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from sieve.models.classifier import OnnxClassifier
 from sieve.models.export import export_onnx
 from sieve.models.registry import ModelRegistry
 from sieve.models.training import TrainedModel
+from tests.unit.models.conftest import synthetic
 
 TEXTS = ["refund please", "my card pin", "wire to payee", "", "something else entirely 🙂"]
 
@@ -22,7 +23,7 @@ def test_onnx_probs_match_the_torch_softmax(small_model: TrainedModel, tmp_path:
     export_onnx(small_model, path)
     graph = onnx.load(str(path)).graph
     assert [i.name for i in graph.input] == ["ids", "mask"]
-    assert [o.name for o in graph.output] == ["logits", "probs"]
+    assert [o.name for o in graph.output] == ["logits", "probs", "embedding"]
     assert not any(node.op_type == "Loop" for node in graph.node)
     registry = ModelRegistry(tmp_path / "models")
     classifier = registry.load(registry.save(small_model, data_hash="h", metrics={}).version)
@@ -40,7 +41,12 @@ def test_save_load_round_trip(small_model: TrainedModel, tmp_path: Path) -> None
     registry = ModelRegistry(tmp_path)
     info = registry.save(small_model, data_hash="abc", metrics={"accuracy": 0.5})
     assert info.path == registry.path(info.version)
-    assert sorted(p.name for p in info.path.iterdir()) == ["labels.json", "meta.json", "model.onnx"]
+    assert sorted(p.name for p in info.path.iterdir()) == [
+        "labels.json",
+        "meta.json",
+        "model.onnx",
+        "reference.npy",
+    ]
     assert json.loads((info.path / "labels.json").read_text()) == list(small_model.labels)
     meta = registry.read_meta(info.version)
     assert meta == info.meta
@@ -84,3 +90,22 @@ def test_missing_versions_raise_model_not_found(tmp_path: Path) -> None:
         registry.load("../escape")
     with pytest.raises(ModelNotFound):
         OnnxClassifier.load(tmp_path / "nowhere")
+
+
+def test_similarity_to_the_training_texts(small_model: TrainedModel, tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    classifier = registry.load(registry.save(small_model, data_hash="h", metrics={}).version)
+    seen, _ = synthetic(300, seed=1)  # the small model's own training texts
+    junk = ["zzzz qqqq xxxx", "0000 1111"]
+    scores = classifier.predict_scores(seen[:5] + junk)
+    assert scores.similarity is not None
+    assert ((scores.similarity >= -1.0) & (scores.similarity <= 1.0)).all()
+    assert scores.similarity[:5].min() > 0.99  # fp32 graph: the same text, the same vector
+    # Mean-pooled n-grams share a large common component (the marker, filler words), so
+    # junk stays close to 1 here; on Banking77 in-domain test texts had a median of 0.93,
+    # off-domain questions 0.59-0.84.
+    assert scores.similarity[5:].max() < scores.similarity[:5].min()
+    np.testing.assert_allclose(scores.probs, classifier.predict_proba(seen[:5] + junk), atol=1e-6)
+    # A version saved without reference embeddings has no similarity to offer.
+    (registry.path(classifier.version) / "reference.npy").unlink()
+    assert registry.load(classifier.version).predict_scores(junk).similarity is None

@@ -20,7 +20,13 @@ import numpy as np
 
 from sieve.core.errors import ConfigError, PermanentError
 from sieve.models.calibration import softmax
-from sieve.models.classifier import META_FILE, MODEL_FILE, REFERENCE_FILE, OnnxClassifier
+from sieve.models.classifier import (
+    META_FILE,
+    MODEL_FILE,
+    REFERENCE_FILE,
+    OnnxClassifier,
+    reference_sample,
+)
 from sieve.models.families.base import Progress, TrainOptions
 from sieve.models.families.minilm.embeddings import (
     CACHE_FILE,
@@ -34,8 +40,6 @@ from sieve.models.families.minilm.tokens import MAX_TOKENS, TokenFeaturizer
 
 logger = logging.getLogger(__name__)
 
-# Enough rows for a nearest-neighbour similarity, small enough to multiply per batch.
-MAX_REFERENCE_ROWS = 20_000
 # Each L-BFGS iteration is one full pass over the data; "epochs" (a setting shared with the
 # n-gram family, default 5) maps onto iterations. On 2,000 Banking77 texts with 20% noisy
 # labels, test accuracy after 5/10/20/50 iterations: 0.72/0.83/0.84/0.85; so the default
@@ -129,7 +133,7 @@ class MiniLMFamily:
             encoder=encoder,
             weights=weights,
             bias=bias,
-            reference=_reference(embeddings, options.seed),
+            reference=reference_sample(embeddings, options.seed),
             embedder=embedder,
             settings={
                 "seed": options.seed,
@@ -156,14 +160,6 @@ class MiniLMFamily:
     def describe(self, meta: dict[str, Any]) -> str:
         encoder = (meta.get("encoder") or {}).get("id", "?")
         return f"minilm: all-MiniLM-L6-v2 int8 encoder {encoder}, mean pooling, linear head"
-
-
-def _reference(embeddings: np.ndarray, seed: int) -> np.ndarray:
-    rows = embeddings
-    if len(rows) > MAX_REFERENCE_ROWS:
-        chosen = np.random.default_rng(seed).choice(len(rows), MAX_REFERENCE_ROWS, replace=False)
-        rows = rows[np.sort(chosen)]
-    return rows.astype(np.float16)
 
 
 FAMILY = MiniLMFamily()
