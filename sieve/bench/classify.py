@@ -23,9 +23,9 @@ from typing import Any
 
 from sieve.models.classifier import OnnxClassifier
 from sieve.models.dataset import read_labeled_jsonl
-from sieve.models.families import Family, get_family, load_classifier
+from sieve.models.families import Family, load_classifier
 from sieve.models.registry import ModelRegistry
-from sieve.models.train_file import train_file
+from sieve.models.train_file import train_family_file
 
 logger = logging.getLogger(__name__)
 
@@ -57,19 +57,11 @@ def run(
             batch_sizes,
             duration_s,
         )
-    student_family = get_family(family)
     with tempfile.TemporaryDirectory(prefix="sieve-bench-classify-") as tmp:
         registry = ModelRegistry(Path(tmp), cache_dir=cache_dir)
         options = registry.train_options(seed=0, epochs=None, num_threads=intra_op_num_threads)
         started = time.perf_counter()
-        info, _ = train_file(
-            data_path,
-            registry,
-            lambda texts, labels, label_set: student_family.train(
-                texts, labels, label_set, options
-            ),
-            eval_path=None,
-        )
+        info, _ = train_family_file(data_path, registry, family, options, eval_path=None)
         logger.info("trained %s in %.1f s", info.version, time.perf_counter() - started)
         classifier = load_classifier(info.path, intra_op_num_threads=intra_op_num_threads)
         return _measure(classifier, texts, batch_sizes, duration_s)

@@ -18,7 +18,7 @@ from pathlib import Path
 from kafka import KafkaConsumer
 
 from sieve.core.settings import KafkaSettings, Settings
-from sieve.models.training import TrainConfig, train_from_file
+from sieve.models.train_file import train_family_file
 from sieve.workers.embedded_broker import EmbeddedBroker
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines, read_lines
@@ -112,8 +112,12 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
                 figures[name] = raw_loop(kafka, messages)
                 continue
             run_settings = settings.model_copy(update={"kafka": kafka})
-            info, _ = train_from_file(
-                data, open_registry(run_settings), eval_path=None, config=TrainConfig()
+            registry = open_registry(run_settings)
+            options = registry.train_options(
+                seed=0, epochs=None, num_threads=settings.models.train_threads
+            )
+            info, _ = train_family_file(
+                data, registry, settings.models.family, options, eval_path=None
             )
             register(run_settings, info, activate=True, reason="bench")
             engine = open_store(run_settings)

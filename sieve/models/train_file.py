@@ -11,7 +11,8 @@ from typing import Any
 from sieve.core.errors import PermanentError
 from sieve.models.dataset import data_hash, read_labeled_jsonl
 from sieve.models.evaluation import Metrics, evaluate
-from sieve.models.families.base import TrainedStudent
+from sieve.models.families import get_family
+from sieve.models.families.base import Progress, TrainedStudent, TrainOptions
 from sieve.models.registry import ArtefactInfo, ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -53,3 +54,24 @@ def train_file(
         summary.update(metrics.to_dict(), eval_records=len(held_out))
     info = registry.save(model, data_hash=data_hash(records), metrics=summary)
     return info, metrics
+
+
+def train_family_file(
+    train_path: Path,
+    registry: ModelRegistry,
+    family: str,
+    options: TrainOptions,
+    *,
+    eval_path: Path | None,
+    label_set: list[str] | None = None,
+    progress: Progress | None = None,
+) -> tuple[ArtefactInfo, Metrics | None]:
+    """train_file with a student of the family named ``family``."""
+    student_family = get_family(family)
+
+    def train(
+        texts: Sequence[str], labels: Sequence[str], labels_set: Sequence[str]
+    ) -> TrainedStudent:
+        return student_family.train(texts, labels, labels_set, options, progress)
+
+    return train_file(train_path, registry, train, eval_path=eval_path, label_set=label_set)

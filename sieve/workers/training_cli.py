@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 
 from tqdm import tqdm
 
 from sieve.core.settings import Settings
 from sieve.models.dataset import read_label_set
-from sieve.models.families import TrainedStudent, get_family
 from sieve.models.registry import ArtefactInfo
-from sieve.models.train_file import train_file
+from sieve.models.train_file import train_family_file
 from sieve.store.repository import (
     ModelVersionRecord,
     activate_model_version,
@@ -42,7 +40,6 @@ def register(settings: Settings, info: ArtefactInfo, *, activate: bool, reason: 
 
 def train_and_register(args: argparse.Namespace, settings: Settings) -> int:
     """Train a model of the family ``SIEVE_MODELS__FAMILY`` names."""
-    family = get_family(settings.models.family)
     registry = open_registry(settings)
     options = registry.train_options(
         seed=args.seed, epochs=args.epochs or None, num_threads=settings.models.train_threads
@@ -55,13 +52,14 @@ def train_and_register(args: argparse.Namespace, settings: Settings) -> int:
             bar.n = done
             bar.refresh()
 
-        def train(
-            texts: Sequence[str], labels: Sequence[str], label_set: Sequence[str]
-        ) -> TrainedStudent:
-            return family.train(texts, labels, label_set, options, progress)
-
-        info, metrics = train_file(
-            args.data, registry, train, eval_path=args.eval, label_set=label_set
+        info, metrics = train_family_file(
+            args.data,
+            registry,
+            settings.models.family,
+            options,
+            eval_path=args.eval,
+            label_set=label_set,
+            progress=progress,
         )
     register(settings, info, activate=not args.no_activate, reason=f"trained on {args.data}")
     print(f"model version {info.version} saved in {info.path}")

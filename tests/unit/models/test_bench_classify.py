@@ -20,3 +20,25 @@ def test_bench_reports_every_stage_per_batch_size(
     assert all(r["items_per_s"] > 0 and r["items"] >= 1 for r in rows)
     table = classify.format_table(rows)
     assert "end_to_end" in table and len(table.splitlines()) == 7
+
+
+def test_bench_trains_and_measures_a_minilm_model(tmp_path: Path, encoder_cache_dir: Path) -> None:
+    from sieve.bench import minilm
+
+    data = write_jsonl(tmp_path / "data.jsonl", *synthetic(24, seed=5))
+    rows = classify.run(
+        data,
+        None,
+        batch_sizes=(1, 8),
+        duration_s=0.01,
+        family="minilm",
+        cache_dir=encoder_cache_dir,
+    )
+    assert [(r["batch_size"], r["stage"]) for r in rows] == [
+        (size, stage) for size in (1, 8) for stage in ("featurise", "infer", "end_to_end")
+    ]
+    assert all(r["items_per_s"] > 0 for r in rows)
+    # Retraining twice on the same labels: the second run encodes nothing.
+    retrain = minilm.retrain_rows(data, encoder_cache_dir, threads=1, count=24)
+    assert [(r["cache"], r["encoded"]) for r in retrain] == [("cold", 24), ("warm", 0)]
+    assert "warm" in minilm.format_retrain(retrain)
