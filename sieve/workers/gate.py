@@ -85,7 +85,9 @@ def promotion_gate(
         return GateResult(False, f"{summary}: {verdict} worse on {named}")
     if worse_overall:
         return GateResult(False, f"{summary}: measurably worse")
-    return GateResult(True, f"{summary}: not measurably worse")
+    return GateResult(
+        True, f"{summary}: {'measurably better' if low > 0 else 'not measurably worse'}"
+    )
 
 
 def macro_f1(gold: np.ndarray, predicted: np.ndarray, n_labels: int) -> float:

@@ -67,7 +67,7 @@ def test_a_better_candidate_passes():
         gold, spread_errors(gold, 0.15, seed=3), spread_errors(gold, 0.45, seed=2), LABELS, CONFIG
     )
     assert result.passed
-    assert result.reason.endswith("not measurably worse")
+    assert result.reason.endswith(": measurably better")
 
 
 def test_worse_on_one_well_supported_label_only_is_refused_naming_it():
