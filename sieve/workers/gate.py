@@ -25,11 +25,11 @@ of ``bincount`` calls, no Python loop per round.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
 
 from sieve.core.settings import RetrainSettings
 
@@ -151,7 +151,9 @@ def significantly_worse_labels(
     lost = _errors_only_in(candidate, active, gold, n_labels)
     gained = _errors_only_in(active, candidate, gold, n_labels)
     discordant = lost + gained
-    p_values = binom.sf(lost - 1, discordant, 0.5)  # P(X >= lost) under "equally good"
+    p_values = np.asarray(
+        [sign_test_p(int(k), int(n)) for k, n in zip(lost, discordant, strict=True)]
+    )
     threshold = alpha / tarone_count(discordant, alpha)
     worse = [
         LabelTest(labels[int(k)], int(lost[k]), int(gained[k]), float(p_values[k]))
@@ -175,6 +177,14 @@ def _errors_only_in(
         + np.bincount(this[only], minlength=n_labels)
         + np.bincount(this[different_mistake], minlength=n_labels)
     )
+
+
+def sign_test_p(lost: int, discordant: int) -> float:
+    """P(X >= lost) for X ~ Binomial(discordant, 1/2): the exact one-sided McNemar p-value
+    (each discordant item equally likely to go either way if both models are as good).
+    Exact integers: a label has at most a few hundred discordant items."""
+    tail = sum(math.comb(discordant, k) for k in range(max(lost, 0), discordant + 1))
+    return tail / 2**discordant
 
 
 def tarone_count(discordant: np.ndarray, alpha: float) -> int:

@@ -11,6 +11,7 @@ from sieve.workers.gate import (
     bootstrap_f1_differences,
     macro_f1,
     promotion_gate,
+    sign_test_p,
     significantly_worse_labels,
     tarone_count,
 )
@@ -210,6 +211,22 @@ def test_per_label_error_counts(gold, candidate, active, lost, gained):
         if lost[k] > gained[k]
     }
     assert worse == expected
+
+
+@pytest.mark.parametrize(
+    ("lost", "discordant", "expected"),
+    [
+        (0, 0, 1.0),  # no discordant item: no evidence either way
+        (0, 5, 1.0),
+        (3, 3, 0.125),
+        (5, 5, 0.03125),
+        (2, 4, 11 / 16),
+        (30, 30, 0.5**30),
+        (600, 1000, 1.364232e-10),  # scipy.stats.binom.sf(599, 1000, 0.5)
+    ],
+)
+def test_sign_test_p(lost, discordant, expected):
+    assert sign_test_p(lost, discordant) == pytest.approx(expected, rel=0.01)
 
 
 @pytest.mark.parametrize(
