@@ -168,10 +168,13 @@ class RetrainSettings(_Section):
     min_new_labels: int = Field(500, ge=1)
     interval_min: float = Field(10.0, gt=0)
     eval_fraction: float = Field(0.2, gt=0.0, lt=0.9)
-    # Promotion gate: macro-F1 must not fall, and no label's F1 may fall by more than this.
-    max_label_f1_drop: float = Field(0.05, ge=0.0, le=1.0)
-    # Labels with fewer evaluation examples than this cannot veto a promotion.
-    gate_min_label_support: int = Field(20, ge=1)
+    # Promotion gate (sieve/workers/gate.py): refuse a candidate only when a paired test
+    # on the evaluation slice finds it worse than the active model, in macro-F1 (bootstrap
+    # interval at this confidence) or on one label (McNemar, corrected across labels).
+    gate_confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    gate_bootstrap_rounds: int = Field(1_000, ge=100, le=100_000)
+    # The candidate may be this much worse in macro-F1 before it counts as worse.
+    gate_f1_tolerance: float = Field(0.0, ge=0.0, le=1.0)
     seed: int = 0
     epochs: int = Field(5, ge=1)
     lock_ttl_s: int = Field(3_600, ge=60)

@@ -1,5 +1,5 @@
-"""Distillation: stored labels retrain the fast model; the new version is promoted only if
-it is at least as good as the active one on the same held-out slice.
+"""Distillation: stored labels retrain the fast model; the new version is promoted unless
+a paired test on the same held-out slice finds it worse than the active one (`gate.py`).
 
 `request_retrain` is what the admin API, the CLI and the beat schedule call; `run_retrain`
 does the work (in a Celery task, or in-process for `sieve retrain --wait`).
@@ -11,7 +11,6 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from sieve.core.errors import ModelNotFound, PermanentError, SieveError
-from sieve.core.settings import RetrainSettings, RoutingSettings, Settings
+from sieve.core.settings import RoutingSettings, Settings
 from sieve.models.calibration import (
     MAX_TEMPERATURE,
     MIN_TEMPERATURE,
@@ -44,18 +43,21 @@ from sieve.store.repository import (
 )
 from sieve.store.tables import model_activations
 from sieve.store.training import create_run, get_run, pending_run, update_run
+from sieve.workers.gate import GateResult, promotion_gate
 
 logger = logging.getLogger(__name__)
 
 LEASE = "retrain"
 
-__all__ = ["get_run", "promote", "request_retrain", "rollback", "run_retrain"]
-
-
-@dataclass(frozen=True)
-class GateResult:
-    passed: bool
-    reason: str
+__all__ = [
+    "GateResult",
+    "get_run",
+    "promote",
+    "promotion_gate",
+    "request_retrain",
+    "rollback",
+    "run_retrain",
+]
 
 
 def request_retrain(settings: Settings, engine: Engine, *, trigger: str) -> str:
@@ -135,9 +137,9 @@ def _train_and_gate(
         metrics={"training_labels": len(train_rows), "prompt_versions": prompt_versions},
         routing=routing.to_dict(),
     )
-    candidate = _metrics(load_classifier(info.path), texts, gold, label_set)
-    active = _active_metrics(engine, texts, gold, label_set)
-    gate = promotion_gate(candidate, active, config)
+    candidate, candidate_predicted = _metrics(load_classifier(info.path), texts, gold, label_set)
+    active, active_predicted = _active_metrics(engine, texts, gold, label_set)
+    gate = promotion_gate(gold, candidate_predicted, active_predicted, label_set, config)
     metrics = {
         **candidate.to_dict(),
         "evaluation_labels": len(eval_rows),
@@ -204,32 +206,6 @@ def calibrate(
     )
 
 
-def promotion_gate(
-    candidate: Metrics, active: Metrics | None, config: RetrainSettings
-) -> GateResult:
-    """Promote when macro-F1 does not fall and no label's F1 falls by more than the margin."""
-    if active is None:
-        return GateResult(True, "no active model")
-    if candidate.macro_f1 < active.macro_f1:
-        return GateResult(
-            False, f"macro-F1 {candidate.macro_f1:.4f} < active {active.macro_f1:.4f}"
-        )
-    # A label with a handful of evaluation examples moves by 0.2-0.5 F1 on one example:
-    # only labels with enough support can veto a promotion.
-    drops = {
-        label: active_f1 - candidate.per_label_f1.get(label, 0.0)
-        for label, active_f1 in active.per_label_f1.items()
-        if candidate.support.get(label, 0) >= config.gate_min_label_support
-    }
-    worst = max(drops, key=drops.__getitem__, default=None)
-    if worst is not None and drops[worst] > config.max_label_f1_drop:
-        return GateResult(
-            False,
-            f"F1 of {worst} falls by {drops[worst]:.4f} > {config.max_label_f1_drop}",
-        )
-    return GateResult(True, f"macro-F1 {candidate.macro_f1:.4f} >= active {active.macro_f1:.4f}")
-
-
 def stratified_split(
     rows: Sequence[TrainingLabel], eval_fraction: float, seed: int
 ) -> tuple[list[TrainingLabel], list[TrainingLabel]]:
@@ -283,24 +259,27 @@ def rollback(engine: Engine) -> str:
 
 def _active_metrics(
     engine: Engine, texts: list[str], gold: list[str], label_set: list[str]
-) -> Metrics | None:
+) -> tuple[Metrics | None, list[str] | None]:
+    """The active version's metrics and predictions on the slice, or (None, None)."""
     version = active_model_version(engine)
     if version is None:
-        return None
+        return None, None
     try:
         classifier = load_classifier(Path(get_model_version(engine, version).path))
     except (ModelNotFound, OSError, SieveError) as exc:
         logger.warning("active version %s cannot be evaluated: %s", version, exc)
-        return None
+        return None, None
     return _metrics(classifier, texts, gold, label_set)
 
 
 def _metrics(
     classifier: FastClassifier, texts: list[str], gold: list[str], label_set: list[str]
-) -> Metrics:
+) -> tuple[Metrics, list[str]]:
+    """Metrics on the slice and the per-item predictions (the gate's paired tests need
+    them)."""
     probabilities = classifier.predict_proba(texts)
     predicted = [classifier.labels[int(index)] for index in probabilities.argmax(axis=1)]
-    return evaluate(gold, predicted, label_set)
+    return evaluate(gold, predicted, label_set), predicted
 
 
 def _counts(rows: Sequence[TrainingLabel]) -> dict[str, int]:
