@@ -32,7 +32,8 @@ from sieve.models.dataset import read_label_set
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.registry import ModelRegistry
 from sieve.models.training import TrainConfig, train_ngram
-from sieve.routing.thresholds import RoutingThresholds, fit_routing_thresholds
+from sieve.routing.fit import fit_routing
+from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.coordination import acquire_lease, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
 from sieve.store.repository import (
@@ -113,7 +114,8 @@ def _train_and_gate(
     if len(rows) < config.min_labels:
         raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")
     train_rows, eval_rows = stratified_split(rows, config.eval_fraction, config.seed)
-    eval_rows += [row for row in gold_labels(engine) if row.label in set(label_set)]
+    gold_rows = [row for row in gold_labels(engine) if row.label in set(label_set)]
+    eval_rows += gold_rows
     logger.info(
         "run %s: %d training and %d evaluation labels", run_id, len(train_rows), len(eval_rows)
     )
@@ -126,7 +128,14 @@ def _train_and_gate(
     )
     texts, gold = [row.text for row in eval_rows], [row.label for row in eval_rows]
     prompt_versions = sorted({row.prompt_version for row in rows if row.prompt_version})
-    routing = calibrate(model.predict_proba(texts), gold, label_set, settings.routing)
+    routing = calibrate(
+        model.predict_proba(texts),
+        gold,
+        label_set,
+        settings.routing,
+        gold_count=len(gold_rows),
+        training_labels=len(train_rows),
+    )
     info = registry.save(
         model,
         data_hash=_data_hash(rows),
@@ -182,23 +191,33 @@ def calibrate(
     gold: Sequence[str],
     label_set: Sequence[str],
     routing: RoutingSettings,
+    *,
+    gold_count: int = 0,
+    similarity: np.ndarray | None = None,
+    training_labels: int | None = None,
 ) -> RoutingThresholds:
-    """Temperature scaling on the evaluation slice, then per-label thresholds that reach
-    the target precision on kept items. A fit that runs to the search bound (a slice with
-    no errors) keeps T = 1: there is nothing to calibrate against."""
+    """Temperature scaling on the held-out slice, then routing thresholds for the target
+    precision (sieve.routing.fit). The last ``gold_count`` rows are the human gold set;
+    the rows before them carry the LLM's labels. A temperature fit that runs to the
+    search bound (a slice with no errors) keeps T = 1: nothing to calibrate against."""
     index = {label: i for i, label in enumerate(label_set)}
     y = np.asarray([index[label] for label in gold], dtype=np.int64)
     logits = log_probs_as_logits(probabilities)
-    temperature = fit_temperature(logits, y) if len(y) else 1.0
+    split = len(y) - gold_count
+    temperature = fit_temperature(logits[:split], y[:split]) if split else 1.0
     if not MIN_TEMPERATURE * 1.01 < temperature < MAX_TEMPERATURE * 0.99:
         temperature = 1.0
-    return fit_routing_thresholds(
-        apply_temperature(logits, temperature),
-        y,
+    scaled = apply_temperature(logits, temperature)
+    return fit_routing(
+        scaled[:split],
+        y[:split],
         list(label_set),
-        target_precision=routing.target_precision,
-        min_support=routing.min_label_support,
+        routing,
         temperature=temperature,
+        gold_probs=scaled[split:] if gold_count else None,
+        gold_labels=y[split:] if gold_count else None,
+        slice_similarity=None if similarity is None else similarity[:split],
+        training_labels=training_labels,
     )
 
 
