@@ -32,7 +32,7 @@ from sieve.models.dataset import read_label_set
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.registry import ModelRegistry
 from sieve.models.training import TrainConfig, train_ngram
-from sieve.routing.fit import fit_routing
+from sieve.routing.fit import Neighbours, fit_routing
 from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.coordination import acquire_lease, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
@@ -193,12 +193,13 @@ def calibrate(
     routing: RoutingSettings,
     *,
     gold_count: int = 0,
-    similarity: np.ndarray | None = None,
+    neighbours: Neighbours | None = None,
     training_labels: int | None = None,
 ) -> RoutingThresholds:
     """Temperature scaling on the held-out slice, then routing thresholds for the target
     precision (sieve.routing.fit). The last ``gold_count`` rows are the human gold set;
-    the rows before them carry the LLM's labels. A temperature fit that runs to the
+    the rows before them carry the LLM's labels; ``neighbours`` are those rows' nearest
+    training examples. A temperature fit that runs to the
     search bound (a slice with no errors) keeps T = 1: nothing to calibrate against."""
     index = {label: i for i, label in enumerate(label_set)}
     y = np.asarray([index[label] for label in gold], dtype=np.int64)
@@ -216,7 +217,7 @@ def calibrate(
         temperature=temperature,
         gold_probs=scaled[split:] if gold_count else None,
         gold_labels=y[split:] if gold_count else None,
-        slice_similarity=None if similarity is None else similarity[:split],
+        neighbours=neighbours,
         training_labels=training_labels,
     )
 

@@ -3,8 +3,10 @@ import pytest
 
 from sieve.core.settings import RoutingSettings
 from sieve.routing.fit import (
+    Neighbours,
     default_target,
     estimate_teacher_accuracy,
+    estimate_teacher_accuracy_from_pairs,
     fit_routing,
     unseen_threshold,
 )
@@ -47,9 +49,22 @@ def test_anchor_points_estimate_the_teachers_accuracy():
     assert estimate == pytest.approx(0.8, abs=0.02)
 
 
-def test_too_few_items_give_no_estimate():
-    assert estimate_teacher_accuracy(np.ones(29), np.ones(29, bool)) is None
-    assert estimate_teacher_accuracy(np.ones(30), np.ones(30, bool)) == 1.0
+def test_a_slice_whose_top_tenth_is_under_30_items_gives_no_anchor_estimate():
+    assert estimate_teacher_accuracy(np.ones(294), np.ones(294, bool)) is None
+    agree = np.arange(300) < 290  # the 30 most confident agree
+    assert estimate_teacher_accuracy(np.linspace(1, 0, 300), agree) == 1.0
+
+
+def test_near_duplicates_estimate_the_teacher_without_the_student():
+    rng = np.random.default_rng(2)
+    n = 5_000
+    right = rng.random((n, 2)) < 0.8  # the teacher on a paraphrase and on its neighbour
+    same = right[:, 0] & right[:, 1]  # both right; both wrong alike is rare: ignored here
+    similarity = rng.uniform(0.5, 1.0, n)
+    estimate = estimate_teacher_accuracy_from_pairs(similarity, same)
+    assert estimate == pytest.approx(0.8, abs=0.02)
+    # pairs below the similarity floor do not count: too few close pairs, no estimate
+    assert estimate_teacher_accuracy_from_pairs(similarity[:100], same[:100]) is None
 
 
 @pytest.mark.parametrize("teacher_accuracy", [0.65, 0.8, 0.9])
@@ -101,7 +116,7 @@ def test_a_gold_set_is_the_measure_when_large_enough():
 
 
 def test_a_slice_too_small_to_measure_escalates_everything():
-    probs, _, teacher = student_and_teacher(20, 0.8, seed=8)
+    probs, _, teacher = student_and_teacher(200, 0.8, seed=8)
     fitted = fit_routing(probs, teacher, LABELS, RoutingSettings())
     assert fitted.global_threshold == NEVER_ACCEPT
     assert set(fitted.per_label.values()) == {NEVER_ACCEPT}
@@ -122,8 +137,22 @@ def test_fitted_routing_records_similarity_floor_and_training_labels():
         teacher,
         LABELS,
         RoutingSettings(unseen_quantile=0.1),
-        slice_similarity=similarity,
+        neighbours=Neighbours(similarity, np.ones(500, bool)),
         training_labels=2_000,
     )
     assert fitted.min_similarity == pytest.approx(0.1, abs=0.002)
     assert fitted.training_labels == 2_000
+    # 50 near-duplicate pairs all labeled alike: the pair estimate (1.0) beats the anchors'
+    assert fitted.teacher_accuracy == 1.0
+
+
+def test_without_anchors_or_pairs_nothing_is_kept_and_with_pairs_it_is():
+    probs, _, teacher = student_and_teacher(200, 0.8, seed=10)  # under 300: no anchors
+    far = Neighbours(np.full(200, 0.5), np.ones(200, bool))
+    assert fit_routing(probs, teacher, LABELS, RoutingSettings(), neighbours=far).basis is None
+    rng = np.random.default_rng(11)
+    close = Neighbours(np.full(200, 0.95), rng.random(200) < 0.64)  # teacher ~0.8
+    fitted = fit_routing(probs, teacher, LABELS, RoutingSettings(), neighbours=close)
+    assert fitted.basis is PrecisionBasis.TEACHER
+    assert fitted.teacher_accuracy == pytest.approx(0.8, abs=0.06)
+    assert fitted.global_threshold < NEVER_ACCEPT
