@@ -124,15 +124,28 @@ class RoutingSettings(_Section):
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     min_margin: float = Field(0.1, ge=0.0, le=1.0)
     max_text_chars: int = Field(1_000, ge=1)
-    # Calibrated routing, fitted at retraining (sieve.routing.thresholds): per predicted
-    # label, the lowest confidence at which kept messages reach this precision on the
-    # evaluation slice; labels predicted fewer than min_label_support times there use the
-    # threshold fitted over all labels pooled.
-    target_precision: float = Field(0.95, gt=0.0, le=1.0)
+    # Calibrated routing, fitted at retraining (sieve.routing.fit): per predicted label, the
+    # lowest confidence at which kept messages reach the target precision *against the
+    # truth*: measured on the human gold set when one of at least gold_min_items is
+    # registered, else estimated from the LLM's labels corrected for the LLM's accuracy.
+    # None (the default): "make at most half the LLM's errors", i.e. halfway between the
+    # LLM's estimated accuracy and 1, so kept labels are at least as accurate as the LLM's.
+    target_precision: float | None = Field(None, gt=0.0, le=1.0)
+    # The LLM's accuracy when known (e.g. measured on a gold set); None: estimated at each
+    # retraining from the agreement on the student's most confident held-out messages.
+    teacher_accuracy: float | None = Field(None, gt=0.0, le=1.0)
+    gold_min_items: int = Field(100, ge=1)
     min_label_support: int = Field(20, ge=1)
+    # "I have not seen this": a message whose nearest training example is less similar
+    # than this quantile of the held-out slice's nearest-example similarities escalates
+    # (reason "unseen"); 0 turns the rule off.
+    unseen_quantile: float = Field(0.02, ge=0.0, lt=0.5)
     # None: off (route by precision). Else the share of recent traffic sent to the LLM;
-    # it replaces the precision rules, exploration included in the share.
+    # it replaces the precision rules, exploration included in the share. It applies only
+    # once the active model was trained on at least share_after_labels labels: before,
+    # routing is by precision so that the student is not starved of labels.
     target_llm_share: float | None = Field(None, ge=0.0, le=1.0)
+    share_after_labels: int = Field(2_000, ge=0)
     # How many recent top confidences the share threshold is taken over, and how many
     # must be held (after start or a model swap) before it is used.
     recent_window: int = Field(5_000, ge=100, le=1_000_000)

@@ -79,6 +79,18 @@ class TrainedModel:
             np.save(folder / REFERENCE_FILE, self.reference, allow_pickle=False)
         return {"feature_config": self.feature_config.to_dict()}
 
+    def embed(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+        """The texts' L2-normalised pooled embeddings (float32 [B, dim])."""
+        featurizer = HashingFeaturizer(self.feature_config)
+        rows = [np.zeros((0, self.network.embedding.embedding_dim), dtype=np.float32)]
+        self.network.eval()
+        with torch.inference_mode(), _torch_threads(self.train_config.num_threads):
+            for start in range(0, len(texts), batch_size):
+                ids, mask = featurizer.transform(texts[start : start + batch_size])
+                pooled = self.network.pool(torch.from_numpy(ids), torch.from_numpy(mask))
+                rows.append(torch.nn.functional.normalize(pooled, p=2.0, dim=1).numpy())
+        return np.concatenate(rows)
+
     def predict_proba(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
         """Softmax probabilities from the torch network (float32 [B, num_labels])."""
         featurizer = HashingFeaturizer(self.feature_config)

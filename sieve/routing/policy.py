@@ -10,9 +10,14 @@ reason recorded with the decision:
      a target LLM share): confidence below it → ``TARGET_SHARE``, and nothing else. The
      share gate replaces the precision rules below, because any rule added to it would
      push the realised share above the target the operator set.
-   - *precision mode* (otherwise): confidence below the label's calibrated threshold
-     (when ``thresholds`` are given) → ``BELOW_LABEL_THRESHOLD``; below ``min_confidence``
-     → ``LOW_CONFIDENCE``; top-1 minus top-2 below ``min_margin`` → ``LOW_MARGIN``.
+   - *precision mode* (otherwise), with calibrated ``thresholds``: the message's
+     similarity to its nearest training example below ``thresholds.min_similarity`` →
+     ``UNSEEN`` (the model has never seen anything like it: its confidence says nothing);
+     confidence below the label's calibrated threshold → ``BELOW_LABEL_THRESHOLD``.
+     Without them (a model from ``sieve train``, never calibrated): confidence below
+     ``min_confidence`` → ``LOW_CONFIDENCE``; top-1 minus top-2 below ``min_margin`` →
+     ``LOW_MARGIN``. The fixed floors are guesses; the calibrated thresholds are measured,
+     so the floors step aside for them.
 3. Exploration: a message that passed the gate escalates anyway when the caller's
    uniform draw in [0, 1) is below ``exploration_rate`` → ``EXPLORATION``. This random
    sample of kept messages is what measures the fast model's accuracy on what it keeps.
@@ -51,14 +56,17 @@ class Reason(StrEnum):
     BELOW_LABEL_THRESHOLD = "below_label_threshold"
     TARGET_SHARE = "target_share"
     EXPLORATION = "exploration"
+    UNSEEN = "unseen"
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """The fast model's view of one message; ``probabilities`` follow ``labels``."""
+    """The fast model's view of one message; ``probabilities`` follow ``labels``.
+    ``similarity``: to the nearest training example (None: the model cannot say)."""
 
     labels: Sequence[str]
     probabilities: np.ndarray
+    similarity: float | None = None
 
     @property
     def top(self) -> tuple[str, float, float]:
@@ -98,7 +106,7 @@ def decide(
     if prediction is None:
         return Decision(Route.ESCALATE, Reason.NO_MODEL, None, 0.0, 0.0)
     label, confidence, margin = prediction.top
-    reason = _gate(label, confidence, margin, len(text), settings, thresholds, share_threshold)
+    reason = _gate(prediction, len(text), settings, thresholds, share_threshold)
     if reason is None and explore_draw is not None and explore_draw < settings.exploration_rate:
         reason = Reason.EXPLORATION
     if reason is None:
@@ -115,21 +123,23 @@ def exploration_draw(message_id: str, seed: int) -> float:
 
 
 def _gate(
-    label: str,
-    confidence: float,
-    margin: float,
+    prediction: Prediction,
     text_chars: int,
     settings: RoutingSettings,
     thresholds: RoutingThresholds | None,
     share_threshold: float | None,
 ) -> Reason | None:
     """The first rule that escalates a message, or None when the model may keep it."""
+    label, confidence, margin = prediction.top
     if text_chars > settings.max_text_chars:
         return Reason.TEXT_TOO_LONG
     if share_threshold is not None:
         return Reason.TARGET_SHARE if confidence < share_threshold else None
-    if thresholds is not None and confidence < thresholds.for_label(label):
-        return Reason.BELOW_LABEL_THRESHOLD
+    if thresholds is not None:
+        floor, similarity = thresholds.min_similarity, prediction.similarity
+        if floor is not None and similarity is not None and similarity < floor:
+            return Reason.UNSEEN
+        return Reason.BELOW_LABEL_THRESHOLD if confidence < thresholds.for_label(label) else None
     if confidence < settings.min_confidence:
         return Reason.LOW_CONFIDENCE
     if margin < settings.min_margin:

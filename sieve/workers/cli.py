@@ -127,6 +127,17 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
         llm_path.main([])
         return 0
+    if args.bench == "cascade":
+        from sieve.bench import cascade
+
+        return cascade.main(
+            settings,
+            data_dir=args.data_dir,
+            families=cascade.names(args.families),
+            variants=cascade.names(args.variants),
+            chunk_size=args.chunk_size,
+            out=args.out,
+        )
     if args.bench == "teacher":
         from sieve.bench import teacher
 
@@ -278,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_models)
 
     sub = commands.add_parser("bench", help="benchmarks that print figures")
-    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher"))
+    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher", "cascade"))
     sub.add_argument("--data", type=_existing_file, default=Path("data/banking77/train.jsonl"))
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
     sub.add_argument(
@@ -287,6 +298,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="classify: student family to train (default: SIEVE_MODELS__FAMILY)",
     )
     sub.add_argument("--messages", type=_positive_int, default=10_000, help="stream: messages")
+    sub.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data/banking77"),
+        help="cascade: a folder with train.jsonl, test.jsonl and optionally labels.txt",
+    )
+    sub.add_argument(
+        "--families", default="ngram,minilm", help="cascade: student families, comma-separated"
+    )
+    sub.add_argument(
+        "--variants",
+        default="stream,defaults,gold,share,unseen",
+        help="cascade: which runs (stream, defaults, gold, share, unseen), comma-separated",
+    )
+    sub.add_argument(
+        "--chunk-size", type=_positive_int, default=500, help="cascade: messages per chunk"
+    )
+    sub.add_argument(
+        "--out", type=Path, default=Path("bench/RESULTS.md"), help="cascade: results file"
+    )
     sub.set_defaults(handler=cmd_bench)
 
     sub = commands.add_parser("worker", help="run a Celery worker (LLM labeling tasks)")

@@ -38,6 +38,7 @@ from sieve.store.tables import labels, predictions
 from sieve.store.training import create_run
 from sieve.workers.demo_report import Block, block, outcomes, print_table
 from sieve.workers.embedded_broker import EmbeddedBroker
+from sieve.workers.jobs import register_gold_set
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines
 from sieve.workers.retraining import run_retrain
@@ -70,8 +71,10 @@ def run_loop(
     work_dir: Path,
     chunk_size: int,
     overrides: dict[str, str] | None = None,
+    gold_file: Path | None = None,
 ) -> LoopResult:
-    """Stream ``items`` through the whole loop; ``overrides``: more SIEVE_* variables."""
+    """Stream ``items`` through the whole loop; ``overrides``: more SIEVE_* variables;
+    ``gold_file``: human gold labels registered before the first message."""
     with ExitStack() as stack:
         stack.enter_context(_terminate_as_interrupt())
         broker = stack.enter_context(EmbeddedBroker())
@@ -85,6 +88,8 @@ def run_loop(
         run_settings = Settings()
         ensure_topics(run_settings.kafka)
         engine = open_store(run_settings)
+        if gold_file is not None:
+            register_gold_set(run_settings, gold_file)
         for args in (["worker", "--concurrency", "2"], ["stream"]):
             stack.enter_context(_process(env, args))
         blocks = _drive(run_settings, engine, items, chunk_size)
@@ -180,15 +185,8 @@ def _overrides(settings: Settings, demo_dir: Path, bootstrap: str, llm_url: str)
         "SIEVE_CELERY__QUEUE": f"{prefix}tasks",
         "SIEVE_LLM__BASE_URL": llm_url,
         "SIEVE_RETRAIN__MIN_LABELS": str(min(settings.retrain.min_labels, 500)),
-        # Calibrated thresholds are fitted against the teacher's labels, and a student
-        # agrees with an 80%-accurate teacher at most ~80% of the time, so a 95% target
-        # precision is unreachable and would escalate everything; 0.7 is reachable and
-        # the fixed confidence floors step aside for the calibrated thresholds.
-        "SIEVE_ROUTING__TARGET_PRECISION": "0.7",
         # The simulator is free; price it like a small hosted model so costs compare.
         "SIEVE_LLM__PRICES_USD_PER_1M": json.dumps({settings.llm.model: [0.15, 0.6]}),
-        "SIEVE_ROUTING__MIN_CONFIDENCE": "0",
-        "SIEVE_ROUTING__MIN_MARGIN": "0",
     }
 
 

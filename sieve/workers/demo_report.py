@@ -21,6 +21,8 @@ class Outcome:
     escalated: bool
     llm_label: str | None
     model_version: str
+    confidence: float = 0.0
+    reason: str = ""
 
     @property
     def final_label(self) -> str | None:
@@ -35,6 +37,8 @@ def outcomes(engine: Engine, message_ids: Sequence[str]) -> list[Outcome]:
                 predictions.c.label,
                 predictions.c.route,
                 predictions.c.model_version,
+                predictions.c.confidence,
+                predictions.c.reason,
             ).where(predictions.c.message_id.in_(list(message_ids)))
         ).all()
         llm = dict(
@@ -52,6 +56,8 @@ def outcomes(engine: Engine, message_ids: Sequence[str]) -> list[Outcome]:
             found[mid].route == "escalate",
             llm.get(mid),
             found[mid].model_version,
+            found[mid].confidence or 0.0,
+            found[mid].reason or "",
         )
         for mid in message_ids
         if mid in found

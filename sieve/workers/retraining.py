@@ -14,24 +14,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 
 from sieve.core.errors import ModelNotFound, PermanentError, SieveError
-from sieve.core.settings import RoutingSettings, Settings
-from sieve.models.calibration import (
-    MAX_TEMPERATURE,
-    MIN_TEMPERATURE,
-    apply_temperature,
-    fit_temperature,
-    log_probs_as_logits,
-)
+from sieve.core.settings import Settings
 from sieve.models.classifier import FastClassifier
 from sieve.models.dataset import read_label_set
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.families import get_family, load_classifier
 from sieve.models.registry import ModelRegistry
-from sieve.routing.thresholds import RoutingThresholds, fit_routing_thresholds
 from sieve.store.coordination import acquire_lease, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
 from sieve.store.repository import (
@@ -43,6 +34,7 @@ from sieve.store.repository import (
 )
 from sieve.store.tables import model_activations
 from sieve.store.training import create_run, get_run, pending_run, update_run
+from sieve.workers.calibrate import calibrate, nearest_training_examples
 from sieve.workers.gate import GateResult, promotion_gate
 
 logger = logging.getLogger(__name__)
@@ -115,7 +107,8 @@ def _train_and_gate(
     if len(rows) < config.min_labels:
         raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")
     train_rows, eval_rows = stratified_split(rows, config.eval_fraction, config.seed)
-    eval_rows += [row for row in gold_labels(engine) if row.label in set(label_set)]
+    gold_rows = [row for row in gold_labels(engine) if row.label in set(label_set)]
+    eval_rows += gold_rows
     logger.info(
         "run %s: %d training and %d evaluation labels", run_id, len(train_rows), len(eval_rows)
     )
@@ -130,7 +123,16 @@ def _train_and_gate(
     )
     texts, gold = [row.text for row in eval_rows], [row.label for row in eval_rows]
     prompt_versions = sorted({row.prompt_version for row in rows if row.prompt_version})
-    routing = calibrate(model.predict_proba(texts), gold, label_set, settings.routing)
+    slice_rows = eval_rows[: len(eval_rows) - len(gold_rows)]
+    routing = calibrate(
+        model.predict_proba(texts),
+        gold,
+        label_set,
+        settings.routing,
+        gold_count=len(gold_rows),
+        neighbours=nearest_training_examples(model, train_rows, slice_rows),
+        training_labels=len(train_rows),
+    )
     info = registry.save(
         model,
         data_hash=_data_hash(rows),
@@ -178,31 +180,6 @@ def _train_and_gate(
         model_version=info.version,
         metrics=metrics,
         promoted=gate.passed,
-    )
-
-
-def calibrate(
-    probabilities: np.ndarray,
-    gold: Sequence[str],
-    label_set: Sequence[str],
-    routing: RoutingSettings,
-) -> RoutingThresholds:
-    """Temperature scaling on the evaluation slice, then per-label thresholds that reach
-    the target precision on kept items. A fit that runs to the search bound (a slice with
-    no errors) keeps T = 1: there is nothing to calibrate against."""
-    index = {label: i for i, label in enumerate(label_set)}
-    y = np.asarray([index[label] for label in gold], dtype=np.int64)
-    logits = log_probs_as_logits(probabilities)
-    temperature = fit_temperature(logits, y) if len(y) else 1.0
-    if not MIN_TEMPERATURE * 1.01 < temperature < MAX_TEMPERATURE * 0.99:
-        temperature = 1.0
-    return fit_routing_thresholds(
-        apply_temperature(logits, temperature),
-        y,
-        list(label_set),
-        target_precision=routing.target_precision,
-        min_support=routing.min_label_support,
-        temperature=temperature,
     )
 
 

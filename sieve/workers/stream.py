@@ -19,7 +19,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
-from sieve.routing.thresholds import RecentConfidences, gate_share
+from sieve.routing.thresholds import RecentConfidences, gate_share, share_budget_applies
 from sieve.workers.batch import BatchOutcome, Calibration, process_batch
 from sieve.workers.checkpoint import Checkpoint
 from sieve.workers.model_watch import ActiveModel
@@ -147,12 +147,13 @@ class StreamWorker:
         self._recent.warm_start(quantiles, self._routing.min_share_samples)
 
     def _calibration(self) -> Calibration:
-        routing = self._routing
+        routing, thresholds = self._routing, self._model.thresholds
         share = None
-        if routing.target_llm_share is not None:
+        if share_budget_applies(routing.target_llm_share, thresholds, routing.share_after_labels):
+            assert routing.target_llm_share is not None
             gated = gate_share(routing.target_llm_share, routing.exploration_rate)
             share = self._recent.threshold_for_share(gated, routing.min_share_samples)
-        return Calibration(self._model.thresholds, share)
+        return Calibration(thresholds, share)
 
     def _rewind(self, batch: list[ConsumerRecord]) -> None:
         assigned = self._consumer.assignment()

@@ -57,6 +57,11 @@ class TrainedStudent(Protocol):
         return the entries it adds to meta.json."""
         ...
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """L2-normalised sentence embeddings float32 [len(texts), D] (the space the
+        served similarity is measured in), or None for a family without one."""
+        ...
+
 
 class StudentFamily(Protocol):
     name: str

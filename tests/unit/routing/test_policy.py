@@ -85,9 +85,12 @@ def exploring(settings: RoutingSettings, rate: float) -> RoutingSettings:
         # a label fitted without a threshold ("c") uses the global one
         ((0.125, 0.25, 0.625), "short", THRESHOLDS, None, KEEP),
         ((0.203125, 0.203125, 0.59375), "short", THRESHOLDS, None, BELOW_LABEL),
-        # a lenient label threshold does not lift min_confidence or min_margin
-        ((0.25, 0.46875, 0.28125), "short", THRESHOLDS, None, LOW_CONFIDENCE),
-        ((0.0, 0.59375, 0.40625), "short", THRESHOLDS, None, LOW_MARGIN),
+        # calibrated thresholds replace the fixed floors: a lenient label threshold keeps
+        # what min_confidence or min_margin would escalate; without them the floors apply
+        ((0.25, 0.46875, 0.28125), "short", THRESHOLDS, None, KEEP),
+        ((0.25, 0.46875, 0.28125), "short", None, None, LOW_CONFIDENCE),
+        ((0.0, 0.59375, 0.40625), "short", THRESHOLDS, None, KEEP),
+        ((0.0, 0.59375, 0.40625), "short", None, None, LOW_MARGIN),
         # length before the label threshold
         ((0.375, 0.375, 0.25), LONG, THRESHOLDS, None, TOO_LONG),
         # share mode: at the share threshold is kept, below escalates
@@ -105,6 +108,31 @@ def test_decide_with_calibrated_thresholds(probs, text, thresholds, share, expec
     decision = decide(
         prediction(*probs), text, SETTINGS, thresholds=thresholds, share_threshold=share
     )
+    assert (decision.route, decision.reason) == expected
+
+
+NOVELTY = RoutingThresholds(per_label={"a": 0.5}, global_threshold=0.5, min_similarity=0.5)
+UNSEEN = (Route.ESCALATE, Reason.UNSEEN)
+
+
+@pytest.mark.parametrize(
+    ("similarity", "thresholds", "share", "expected"),
+    [
+        # at the similarity floor is kept, below it escalates however confident
+        (0.5, NOVELTY, None, KEEP),
+        (0.4921875, NOVELTY, None, UNSEEN),
+        # a model that cannot measure similarity, or thresholds without a floor: no rule
+        (None, NOVELTY, None, KEEP),
+        (0.0, THRESHOLDS, None, KEEP),
+        # share mode is the operator's budget: the novelty rule does not add to it
+        (0.0, NOVELTY, 0.5, KEEP),
+    ],
+)
+def test_a_message_unlike_the_training_data_escalates_as_unseen(
+    similarity, thresholds, share, expected
+):
+    confident = Prediction(LABELS, np.asarray([1.0, 0.0, 0.0], np.float32), similarity)
+    decision = decide(confident, "short", SETTINGS, thresholds=thresholds, share_threshold=share)
     assert (decision.route, decision.reason) == expected
 
 

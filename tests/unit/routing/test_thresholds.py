@@ -3,19 +3,23 @@ import json
 import numpy as np
 import pytest
 
+from sieve.core.settings import RoutingSettings
+from sieve.routing.fit import fit_routing
 from sieve.routing.thresholds import (
     NEVER_ACCEPT,
     RecentConfidences,
     RoutingThresholds,
-    fit_routing_thresholds,
     gate_share,
     global_threshold,
     per_label_thresholds,
     precision_threshold,
+    share_budget_applies,
     threshold_for_share,
 )
 
 LABELS = ("card", "refund", "transfer", "cash", "rare")
+# A teacher known to be always right: agreement is precision, as the old fit assumed.
+EXACT_TEACHER = RoutingSettings(target_precision=0.9, teacher_accuracy=1.0, min_label_support=30)
 
 
 def calibrated_slice(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,9 +188,7 @@ def test_recent_confidences_refuse_no_capacity():
 
 def test_routing_thresholds_round_trip_through_json():
     probs, labels = calibrated_slice(2_000, seed=6)
-    fitted = fit_routing_thresholds(
-        probs, labels, LABELS, target_precision=0.9, min_support=30, temperature=1.7
-    )
+    fitted = fit_routing(probs, labels, LABELS, EXACT_TEACHER, temperature=1.7)
     restored = RoutingThresholds.from_dict(json.loads(json.dumps(fitted.to_dict())))
     assert restored == fitted
     assert restored.temperature == 1.7
@@ -229,7 +231,7 @@ def test_a_swapped_in_model_has_a_share_threshold_from_its_first_batch():
     """Retraining records the slice's confidence quantiles; the window warm-started from
     them sends about the target share of the next traffic without waiting for it."""
     probs, labels = calibrated_slice(2_000, seed=7)
-    fitted = fit_routing_thresholds(probs, labels, LABELS, target_precision=0.9, min_support=30)
+    fitted = fit_routing(probs, labels, LABELS, EXACT_TEACHER)
     restored = RoutingThresholds.from_dict(json.loads(json.dumps(fitted.to_dict())))
     assert len(restored.confidence_quantiles) > 100
     assert restored.confidence_quantiles[0] == pytest.approx(probs.max(axis=1).min())
@@ -254,3 +256,22 @@ def test_a_model_without_quantiles_starts_an_empty_window():
 def test_confidence_quantiles_must_be_probabilities():
     with pytest.raises(ValueError):
         RoutingThresholds(per_label={}, global_threshold=0.8, confidence_quantiles=(0.2, 1.5))
+
+
+def _trained_on(count: int | None) -> RoutingThresholds:
+    return RoutingThresholds(per_label={}, global_threshold=0.5, training_labels=count)
+
+
+@pytest.mark.parametrize(
+    ("share", "thresholds", "after", "applies"),
+    [
+        (None, _trained_on(10_000), 0, False),  # no budget set
+        (0.15, _trained_on(1_999), 2_000, False),  # still warming up: route by precision
+        (0.15, _trained_on(2_000), 2_000, True),
+        (0.15, _trained_on(None), 2_000, False),  # size unknown: not known to be warm
+        (0.15, None, 2_000, False),
+        (0.15, None, 0, True),  # 0: the budget applies to any model
+    ],
+)
+def test_the_share_budget_waits_for_a_warm_model(share, thresholds, after, applies):
+    assert share_budget_applies(share, thresholds, after) is applies

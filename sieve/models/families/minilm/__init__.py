@@ -73,6 +73,12 @@ class MiniLMStudent:
         logits = self.embedder.embed(texts) @ self.weights + self.bias
         return softmax(logits).astype(np.float32)
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.embedder.embed(texts)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return normalised
+
     def export(self, folder: Path) -> dict[str, Any]:
         build_graph(self.encoder.path, self.weights, self.bias, folder / MODEL_FILE)
         shutil.copyfile(self.encoder.tokenizer_path, folder / TOKENIZER_FILE)
