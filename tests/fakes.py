@@ -19,8 +19,12 @@ class FakeClassifier:
         *,
         version: str = "fake-1",
         default: Sequence[float] | None = None,
+        similarity: Mapping[str, float] | None = None,
     ) -> None:
         self.labels = tuple(labels)
+        # Scripted nearest-training-example similarity per text (1.0 for others); None: the
+        # classifier has no embedding, like a model without reference embeddings.
+        self._similarity = None if similarity is None else dict(similarity)
         self.version = version
         self._answers = dict(answers or {})
         uniform = [1.0 / len(self.labels)] * len(self.labels)
@@ -33,7 +37,10 @@ class FakeClassifier:
         return np.asarray(rows, dtype=np.float32)
 
     def predict_scores(self, texts: Sequence[str]) -> ModelScores:
-        return ModelScores(self.predict_proba(texts), similarity=None)
+        if self._similarity is None:
+            return ModelScores(self.predict_proba(texts), similarity=None)
+        similar = [self._similarity.get(text, 1.0) for text in texts]
+        return ModelScores(self.predict_proba(texts), np.asarray(similar, dtype=np.float32))
 
 
 class FakeEscalationSink:

@@ -87,8 +87,13 @@ def process_batch(
 def _predict(classifier: FastClassifier | None, texts: list[str]) -> list[Prediction | None]:
     if classifier is None:
         return [None] * len(texts)
-    probabilities = classifier.predict_proba(texts)
-    return [Prediction(classifier.labels, row) for row in probabilities]
+    scores = classifier.predict_scores(texts)
+    if scores.similarity is None:
+        return [Prediction(classifier.labels, row) for row in scores.probs]
+    return [
+        Prediction(classifier.labels, row, float(similarity))
+        for row, similarity in zip(scores.probs, scores.similarity, strict=True)
+    ]
 
 
 def _append(

@@ -73,3 +73,26 @@ def test_without_a_model_everything_escalates_provisionally():
 def test_label_event_round_trip():
     event = LabelEvent("m1", "card", 0.5, LabelSource.LLM, True, "v1", "p1")
     assert LabelEvent.decode(event.encode()) == event
+
+
+def test_a_message_unlike_the_training_data_escalates_as_unseen():
+    from sieve.routing.thresholds import RoutingThresholds
+    from sieve.workers.batch import Calibration
+
+    classifier = FakeClassifier(
+        ["card", "refund"],
+        {"familiar": [1.0, 0.0], "strange": [1.0, 0.0]},
+        similarity={"familiar": 0.875, "strange": 0.25},
+    )
+    thresholds = RoutingThresholds(per_label={}, global_threshold=0.5, min_similarity=0.5)
+    outcome = process_batch(
+        [message(0, "familiar"), message(1, "strange")],
+        classifier,
+        ROUTING,
+        LIMITS,
+        Calibration(thresholds),
+    )
+    assert [(p.route, p.reason) for p in outcome.predictions] == [
+        ("accept", "confident"),
+        ("escalate", "unseen"),
+    ]
