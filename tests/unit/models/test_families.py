@@ -43,6 +43,10 @@ def test_the_setting_chooses_the_training_family(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SIEVE_MODELS__FAMILY", "bert")
     with pytest.raises(ValidationError):
         Settings()
+    # The setting's choices and the families are the same set.
+    for family in Family:
+        monkeypatch.setenv("SIEVE_MODELS__FAMILY", family.value)
+        assert Settings().models.family == family.value
 
 
 def test_meta_json_chooses_the_loading_family(small_model: TrainedModel, tmp_path: Path) -> None:
