@@ -131,6 +131,8 @@ def save_messages(engine: Engine, batch: Sequence[MessageRecord]) -> None:
 
 
 def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
+    """New escalations are `pending`; an existing row is left as it is (its status only
+    moves forward, see sieve.store.labels.EscalationStatus)."""
     with transaction(engine) as conn:
         upsert(conn, escalations, [vars(row) for row in rows])
 

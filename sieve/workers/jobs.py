@@ -10,7 +10,7 @@ from tqdm import tqdm
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
-from sieve.store.labels import OK, failed_labels, stale_escalations
+from sieve.store.labels import OK, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.workers.backlog import enqueue_backlog, parse_backlog
 from sieve.workers.runtime import celery_sink, open_store
@@ -80,10 +80,7 @@ def requeue(settings: Settings, *, failed: bool, stuck_after_s: float | None = N
     task that was merely slow costs no second call."""
     engine = open_store(settings)
     sink = celery_sink(settings, engine)
-    count = sink.drain(older_than_s=0)
-    if stuck_after_s is not None:
-        stuck = stale_escalations(engine, stuck_after_s, limit=100_000, status="enqueued")
-        count += sink.enqueue(stuck, force=True)
+    count = sink.drain(older_than_s=0, enqueued_after_s=stuck_after_s)
     if failed:
         version = load_prompt(settings.llm.prompt).version_id
         failures = failed_labels(engine, version, settings.llm.model)
