@@ -92,11 +92,12 @@ def requeue(settings: Settings, *, failed: bool, stuck_after_s: float | None = N
 def register_gold_set(settings: Settings, path: Path) -> int:
     """Human labels from a labeled JSON Lines file, registered as the gold set: every
     retraining evaluates on them (beside its held-out slice) and never trains on them."""
-    from sieve.models.dataset import read_label_set, read_labeled_jsonl
+    from sieve.models.dataset import read_labeled_jsonl
     from sieve.store.labels import GOLD, LabelRecord, save_label
+    from sieve.workers.label_set import deployment_label_set
 
     records = read_labeled_jsonl(path)
-    known = set(read_label_set(settings.labels_file))
+    known = set(deployment_label_set(settings.labels_file))
     unknown = sorted({record.label for record in records} - known)
     if unknown:
         raise PermanentError(f"{path}: labels outside the label set: {', '.join(unknown[:5])}")

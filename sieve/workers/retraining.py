@@ -28,7 +28,6 @@ from sieve.models.calibration import (
     log_probs_as_logits,
 )
 from sieve.models.classifier import OnnxClassifier
-from sieve.models.dataset import read_label_set
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.registry import ModelRegistry
 from sieve.models.training import TrainConfig, train_ngram
@@ -44,6 +43,7 @@ from sieve.store.repository import (
 )
 from sieve.store.tables import model_activations
 from sieve.store.training import create_run, get_run, pending_run, update_run
+from sieve.workers.label_set import deployment_label_set
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _train_and_gate(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     config = settings.retrain
-    label_set = read_label_set(settings.labels_file)
+    label_set = deployment_label_set(settings.labels_file)
     rows = [row for row in training_labels(engine) if row.label in set(label_set)]
     if len(rows) < config.min_labels:
         raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")
