@@ -193,7 +193,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = DEFAULT_DATA_DIR
-    # The fixed label set, one label per line: what the LLM may answer.
+    # The deployment's label set, one label per line: what the LLM may answer and the
+    # active model must predict (sieve.workers.label_set). Relative to the working directory.
     labels_file: Path = Path("data/banking77/labels.txt")
     log_level: str = "INFO"
     kafka: KafkaSettings = KafkaSettings()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -20,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from sieve.core.errors import ConfigError, ModelNotFound, PermanentError, TransientError
 from sieve.models.classifier import LABELS_FILE
-from sieve.models.dataset import read_label_set
+from sieve.models.dataset import label_set_for_data_dir, read_label_set
 from sieve.store.repository import active_model_version, get_model_version
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,27 @@ def deployment_label_set(labels_file: Path) -> list[str]:
         return read_label_set(labels_file)
     except PermanentError as exc:
         raise ConfigError(f"{SETTING}: {exc}") from exc
+
+
+def label_set_for_run(
+    labels_file: Path | None, data_dir: Path, labels_in_data: Iterable[str]
+) -> list[str]:
+    """The label set of a demo or benchmark run on ``data_dir``: ``labels_file`` when the
+    operator set SIEVE_LABELS_FILE, else the data directory's own. Either way every label
+    of the data must be in it, or the LLM's correct answers would be refused."""
+    if labels_file is not None:
+        labels, source = deployment_label_set(labels_file), f"{SETTING}={labels_file}"
+    else:
+        labels, source = label_set_for_data_dir(data_dir), f"the label set of {data_dir}"
+    outside = sorted(set(labels_in_data) - set(labels))
+    if outside:
+        raise ConfigError(f"labels of the data are not in {source}: {_listed(outside)}")
+    return labels
+
+
+def write_label_set(path: Path, labels: Sequence[str]) -> Path:
+    path.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+    return path
 
 
 def check_active_model_labels(engine: Engine, labels_file: Path) -> None:

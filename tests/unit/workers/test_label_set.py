@@ -14,7 +14,11 @@ from sieve.store.repository import (
     activate_model_version,
     register_model_version,
 )
-from sieve.workers.label_set import check_active_model_labels, deployment_label_set
+from sieve.workers.label_set import (
+    check_active_model_labels,
+    deployment_label_set,
+    label_set_for_run,
+)
 
 
 def labels_file(path: Path, labels: list[str]) -> Path:
@@ -62,3 +66,18 @@ def test_other_labels_are_refused_in_one_line(sqlite_engine: Engine, tmp_path: P
     assert "\n" not in message
     assert "v1" in message and "1 (x) only in the model" in message
     assert "2 (c, d) only in the label set" in message
+
+
+def test_a_run_takes_the_data_dirs_label_set_unless_the_setting_is_given(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    labels_file(data / "labels.txt", ["b", "a"])
+    assert label_set_for_run(None, data, {"a"}) == ["b", "a"]
+    explicit = labels_file(tmp_path / "mine.txt", ["a", "b", "c"])
+    assert label_set_for_run(explicit, data, {"a", "c"}) == ["a", "b", "c"]
+
+
+def test_a_run_whose_data_has_labels_outside_the_set_is_refused(tmp_path: Path) -> None:
+    explicit = labels_file(tmp_path / "mine.txt", ["a", "b"])
+    with pytest.raises(ConfigError, match=r"not in SIEVE_LABELS_FILE=.*: 2 \(x, y\)"):
+        label_set_for_run(explicit, tmp_path, {"a", "x", "y"})
