@@ -152,3 +152,34 @@ def test_a_task_for_an_already_labeled_message_marks_its_escalation_labeled(
     assert _statuses(ctx.engine)["k1"] == LABELED
     ctx.producer.close(timeout=5)
     ctx.engine.dispose()
+
+
+def test_the_beats_drain_task_re_enqueues_stuck_escalations(
+    settings: Settings, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The task body, called as a function in this process (no worker, no eager mode).
+    from sieve.workers import tasks
+
+    ensure_topics(settings.kafka)
+    settings = settings.model_copy(
+        update={
+            "redis": settings.redis.model_copy(update={"key_prefix": redis_prefix}),
+            "celery": settings.celery.model_copy(
+                update={"queue": f"{redis_prefix}tasks", "requeue_enqueued_after_s": 600}
+            ),
+        }
+    )
+    monkeypatch.setattr(tasks, "_settings", settings)
+    monkeypatch.setattr(tasks, "_context", None)
+    engine = make_engine(settings.database_url)
+    save_messages(engine, [MessageRecord(id=f"s{i}", text=f"text {i}") for i in range(2)])
+    save_escalations(engine, [EscalationRecord(f"s{i}", "v1", "low_confidence") for i in range(2)])
+    set_escalation_status(engine, ["s0", "s1"], ENQUEUED)
+    _age(engine, "s0", timedelta(seconds=700))  # past the setting; s1 is not
+
+    assert tasks.drain_escalations() == 1
+
+    assert _queued(settings) == 1
+    tasks.worker_context().producer.close(timeout=5)
+    tasks.worker_context().engine.dispose()
+    engine.dispose()
