@@ -136,7 +136,11 @@ def stream_worker(
                 consumer=consumer,
                 topics=settings.kafka,
             ),
-            model=ActiveModel(engine, check_interval_s=settings.models.reload_check_interval_s),
+            model=ActiveModel(
+                engine,
+                check_interval_s=settings.models.reload_check_interval_s,
+                labels=deployment_label_set(settings.labels_file),
+            ),
             kafka=settings.kafka,
             routing=settings.routing,
             limits=settings.stream,
