@@ -16,7 +16,8 @@ retraining — exactly as `sieve demo` does, and measures:
   escalate.
 
 Nothing assumes Banking77: the label set is ``labels.txt`` beside the data, else the labels
-found in it. Results are printed and appended to ``bench/RESULTS.md``.
+of its ``train.jsonl`` (as `sieve demo --data-dir` takes it). Results are printed and
+appended to ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 from sieve.bench.cascade_report import VariantResult, measure, write_results
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
-from sieve.models.dataset import LabeledText, read_label_set, read_labeled_jsonl
+from sieve.models.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
 from sieve.workers.demo import run_loop
 
 VARIANTS = ("stream", "defaults", "gold", "share", "unseen")
@@ -49,14 +50,6 @@ class Variant:
     overrides: dict[str, str] = field(default_factory=dict)
     gold: list[LabeledText] = field(default_factory=list)
     held_out: frozenset[str] = frozenset()
-
-
-def label_set(data_dir: Path) -> list[str]:
-    """``labels.txt`` beside the data, else the labels the training file uses."""
-    path = data_dir / "labels.txt"
-    if path.is_file():
-        return read_label_set(path)
-    return sorted({item.label for item in read_labeled_jsonl(data_dir / "train.jsonl")})
 
 
 def make_variant(name: str, data_dir: Path, labels: Sequence[str]) -> Variant:
@@ -92,13 +85,7 @@ def run_variant(
     chunk_size: int,
 ) -> VariantResult:
     print(f"\n== {family} / {variant.name}: {len(variant.items)} messages", flush=True)
-    labels_file = work_dir / "labels.txt"
-    labels_file.write_text("".join(label + "\n" for label in label_set(data_dir)))
-    overrides = {
-        "SIEVE_MODELS__FAMILY": family,
-        "SIEVE_LABELS_FILE": str(labels_file),
-        **variant.overrides,
-    }
+    overrides = {"SIEVE_MODELS__FAMILY": family, **variant.overrides}
     gold_file = None
     if variant.gold:
         gold_file = work_dir / "gold.jsonl"
@@ -127,7 +114,7 @@ def main(
     for path in ("train.jsonl", "test.jsonl"):
         if not (data_dir / path).is_file():
             raise PermanentError(f"{data_dir / path} is missing (the cascade needs both)")
-    labels = label_set(data_dir)
+    labels = label_set_for_data_dir(data_dir)
     chosen = [make_variant(name, data_dir, labels) for name in variants]
     results: list[VariantResult] = []
     for family in families:

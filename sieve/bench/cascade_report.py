@@ -21,12 +21,12 @@ from sieve.bench.cascade_metrics import (
 )
 from sieve.core.settings import RoutingSettings, Settings
 from sieve.labeler.noise import Teacher
-from sieve.labeler.simulator import load_teacher
 from sieve.models.registry import ModelRegistry
 from sieve.routing.fit import fit_routing
 from sieve.store.engine import make_engine
 from sieve.store.labels import gold_labels, training_labels
 from sieve.store.repository import active_model_version
+from sieve.workers.demo import simulated_teacher
 from sieve.workers.demo_report import Block, Outcome, block, outcomes
 from sieve.workers.retraining import stratified_split
 
@@ -61,12 +61,8 @@ def measure(
     engine = make_engine(f"sqlite:///{work_dir / 'sieve.db'}")
     gold = {item.id: item.label for item in variant.items}
     texts = {item.id: item.text for item in variant.items}
-    teacher = load_teacher(
-        [data_dir / "train.jsonl", data_dir / "test.jsonl"],
-        accuracy=0.8,
-        noise="confusable",
-        seed=0,
-    )
+    # The run's label set is the labels.txt run_loop wrote into the work folder.
+    teacher = simulated_teacher(data_dir, work_dir / "labels.txt")
     test_ids = [item.id for item in variant.items if item.id in variant.test_ids]
     rows = outcomes(engine, test_ids)
     final = [row.final_label == gold[row.message_id] for row in rows]

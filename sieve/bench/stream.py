@@ -18,9 +18,11 @@ from pathlib import Path
 from kafka import KafkaConsumer
 
 from sieve.core.settings import KafkaSettings, Settings
+from sieve.models.dataset import read_labeled_jsonl
 from sieve.models.train_file import train_family_file
 from sieve.workers.embedded_broker import EmbeddedBroker
 from sieve.workers.kafka_clients import ensure_topics, make_producer
+from sieve.workers.label_set import write_label_set
 from sieve.workers.produce import produce_lines, read_lines
 from sieve.workers.runtime import open_registry, open_store, redis_client, stream_worker
 from sieve.workers.training_cli import register
@@ -83,9 +85,12 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="sieve-bench-") as tmp, EmbeddedBroker() as broker:
         # Escalations go through the Celery sink, as in production, to a queue of this run.
         prefix = f"sieve-bench-{uuid.uuid4().hex[:8]}:"
+        # The model is trained on the labels of ``data``: the run's label set is the same.
+        labels = sorted({record.label for record in read_labeled_jsonl(data)})
         settings = settings.model_copy(
             update={
                 "data_dir": Path(tmp),
+                "labels_file": write_label_set(Path(tmp) / "labels.txt", labels),
                 "redis": settings.redis.model_copy(update={"key_prefix": prefix}),
                 "celery": settings.celery.model_copy(update={"queue": f"{prefix}tasks"}),
             }

@@ -30,7 +30,7 @@ from sieve.labeler.noise import NoiseKind
 from sieve.labeler.prompts import PromptTemplate, available_prompts, load_prompt
 from sieve.labeler.simulated_endpoint import SimulatorConfig
 from sieve.labeler.simulator import SimulatorServer, load_teacher
-from sieve.models.dataset import LabeledText, read_label_set, read_labeled_jsonl
+from sieve.models.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
 
 MAX_ATTEMPTS = 6
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging("WARNING")
     data_dir: Path = args.data_dir
     rows: list[LabeledText] = read_labeled_jsonl(data_dir / "test.jsonl")[: args.limit]
-    labels = read_label_set(data_dir / "labels.txt")
+    labels = label_set_for_data_dir(data_dir)
     prompt = load_prompt(args.prompt)
 
     started = time.perf_counter()

@@ -93,6 +93,10 @@ class CelerySettings(_Section):
     visibility_timeout_s: int = Field(3_600, ge=60)
     # Pending escalations older than this are re-enqueued by the drain.
     drain_after_s: float = Field(60.0, ge=0)
+    # Escalations `enqueued` this long ago and still unlabeled are re-enqueued by the drain
+    # (their task was lost). Above time_limit_s, so a task still running gets no twin;
+    # a twin that slips through is harmless (tasks are idempotent).
+    requeue_enqueued_after_s: float = Field(900.0, gt=0)
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> CelerySettings:
@@ -100,6 +104,8 @@ class CelerySettings(_Section):
             raise ValueError("soft_time_limit_s must be lower than time_limit_s")
         if self.visibility_timeout_s <= self.time_limit_s:
             raise ValueError("visibility_timeout_s must exceed time_limit_s")
+        if self.requeue_enqueued_after_s <= self.time_limit_s:
+            raise ValueError("requeue_enqueued_after_s must exceed time_limit_s")
         return self
 
 
@@ -210,7 +216,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = DEFAULT_DATA_DIR
-    # The fixed label set, one label per line: what the LLM may answer.
+    # The deployment's label set, one label per line: what the LLM may answer and the
+    # active model must predict (sieve.workers.label_set). Relative to the working directory.
     labels_file: Path = Path("data/banking77/labels.txt")
     log_level: str = "INFO"
     kafka: KafkaSettings = KafkaSettings()

@@ -81,3 +81,25 @@ def read_label_set(path: Path) -> list[str]:
     if duplicates:
         raise PermanentError(f"{path}: duplicate labels: {duplicates}")
     return labels
+
+
+LABELS_TXT = "labels.txt"
+TRAIN_JSONL = "train.jsonl"
+
+
+def label_set_for_data_dir(data_dir: Path) -> list[str]:
+    """The label set of a data directory (a demo's or a benchmark's): its ``labels.txt``
+    when there is one, else the sorted distinct labels of its ``train.jsonl``."""
+    listed = data_dir / LABELS_TXT
+    if listed.is_file():
+        return read_label_set(listed)
+    train = data_dir / TRAIN_JSONL
+    if not train.is_file():
+        raise PermanentError(
+            f"{data_dir}: neither {LABELS_TXT} nor {TRAIN_JSONL} to take labels from"
+        )
+    labels = sorted({record.label for record in read_labeled_jsonl(train)})
+    if not labels:
+        raise PermanentError(f"{train}: no labeled records")
+    logger.info("label set of %s: %d labels from %s", data_dir, len(labels), train)
+    return labels

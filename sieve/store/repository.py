@@ -62,6 +62,12 @@ class ModelVersionRecord:
     status_reason: str | None = None
 
 
+def storable_key(value: str) -> bool:
+    """Whether ``value`` could be a stored key: no store holds a NUL (PostgreSQL refuses it
+    with DataError), so a lookup by such a name finds nothing instead of failing."""
+    return "\x00" not in value
+
+
 def dialect_insert(conn: Connection, table: Table) -> Any:
     """The INSERT of the connection's dialect, which has ``on_conflict_do_*``."""
     dialect = conn.dialect.name
@@ -125,6 +131,8 @@ def save_messages(engine: Engine, batch: Sequence[MessageRecord]) -> None:
 
 
 def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
+    """New escalations are `pending`; an existing row is left as it is (its status only
+    moves forward, see sieve.store.labels.EscalationStatus)."""
     with transaction(engine) as conn:
         upsert(conn, escalations, [vars(row) for row in rows])
 
@@ -151,6 +159,8 @@ def register_model_version(engine: Engine, record: ModelVersionRecord) -> None:
 
 
 def activate_model_version(engine: Engine, version: str, reason: str) -> None:
+    if not storable_key(version):
+        raise ModelNotFound(f"model version {version!r} is not registered")
     with engine.begin() as conn:
         known = conn.execute(
             select(model_versions.c.version).where(model_versions.c.version == version)
@@ -178,6 +188,8 @@ def active_model_version(engine: Engine) -> str | None:
 
 
 def get_model_version(engine: Engine, version: str) -> ModelVersionRecord:
+    if not storable_key(version):
+        raise ModelNotFound(f"model version {version!r} is not registered")
     query = select(
         model_versions.c.version,
         model_versions.c.family,

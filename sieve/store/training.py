@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from sieve.store.repository import storable_key
 from sieve.store.tables import labels, training_runs
 
 ACTIVE_STATUSES = ("queued", "running")
@@ -40,6 +41,8 @@ def update_run(engine: Engine, run_id: str, **values: Any) -> None:
 
 
 def get_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
+    if not storable_key(run_id):
+        return None
     with engine.connect() as conn:
         row = conn.execute(select(training_runs).where(training_runs.c.id == run_id)).first()
     if row is None:

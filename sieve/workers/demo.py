@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, select
 
 from sieve.core.errors import PermanentError
 from sieve.core.settings import LLMSettings, Settings
-from sieve.labeler.simulator import SimulatorServer, load_teacher
+from sieve.labeler.simulator import SimulatorServer, Teacher, load_teacher
 from sieve.models.dataset import LabeledText, read_labeled_jsonl
 from sieve.store.labels import cost_totals
 from sieve.store.repository import active_model_version
@@ -40,6 +40,7 @@ from sieve.workers.demo_report import Block, block, outcomes, print_table
 from sieve.workers.embedded_broker import EmbeddedBroker
 from sieve.workers.jobs import register_gold_set
 from sieve.workers.kafka_clients import ensure_topics, make_producer
+from sieve.workers.label_set import label_set_for_run, write_label_set
 from sieve.workers.produce import produce_lines
 from sieve.workers.retraining import run_retrain
 from sieve.workers.runtime import open_registry, open_store
@@ -59,7 +60,7 @@ def run_demo(settings: Settings, *, data_dir: Path, limit: int | None, chunk_siz
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
     result = run_loop(settings, items, data_dir=data_dir, work_dir=demo_dir, chunk_size=chunk_size)
-    _final_report(result.blocks, result.totals, items, data_dir)
+    _final_report(result.blocks, result.totals, items, data_dir, demo_dir / "labels.txt")
     return 0
 
 
@@ -75,12 +76,15 @@ def run_loop(
 ) -> LoopResult:
     """Stream ``items`` through the whole loop; ``overrides``: more SIEVE_* variables;
     ``gold_file``: human gold labels registered before the first message."""
+    labels_file = _run_label_set(settings, data_dir, items, work_dir)
     with ExitStack() as stack:
         stack.enter_context(_terminate_as_interrupt())
         broker = stack.enter_context(EmbeddedBroker())
-        llm = stack.enter_context(_llm(settings.llm, data_dir))
+        llm = stack.enter_context(_llm(settings.llm, data_dir, labels_file))
         variables = {
             **_overrides(settings, work_dir, broker.bootstrap_servers, llm),
+            # One label set for the simulator, the Celery worker and retraining.
+            "SIEVE_LABELS_FILE": str(labels_file),
             **_task_broker(settings, work_dir),
             **(overrides or {}),
         }
@@ -96,6 +100,16 @@ def run_loop(
         totals = cost_totals(engine, by="prompt_version")
         engine.dispose()
     return LoopResult(blocks, totals)
+
+
+def _run_label_set(
+    settings: Settings, data_dir: Path, items: Sequence[LabeledText], work_dir: Path
+) -> Path:
+    """The run's label set as a file in ``work_dir``: SIEVE_LABELS_FILE when the operator
+    set it, else the data's own (its labels.txt, or the labels of its train.jsonl)."""
+    explicit = settings.labels_file if "labels_file" in settings.model_fields_set else None
+    labels = label_set_for_run(explicit, data_dir, {item.label for item in items})
+    return write_label_set(work_dir / "labels.txt", labels)
 
 
 @contextmanager
@@ -155,19 +169,25 @@ def _task_broker(settings: Settings, work_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def _llm(llm: LLMSettings, data_dir: Path) -> Iterator[str]:
+def _llm(llm: LLMSettings, data_dir: Path, labels_file: Path) -> Iterator[str]:
     """The configured LLM's base URL, or the teacher simulator's when none is configured."""
     if llm.base_url != LLMSettings().base_url:
         yield llm.base_url
         return
-    teacher = load_teacher(
+    teacher = simulated_teacher(data_dir, labels_file)
+    with SimulatorServer(teacher) as simulator:
+        yield simulator.base_url
+
+
+def simulated_teacher(data_dir: Path, labels_file: Path) -> Teacher:
+    """The simulated LLM of demo and benchmark runs: 80% accurate, confusable noise."""
+    return load_teacher(
         [data_dir / "train.jsonl", data_dir / "test.jsonl"],
         accuracy=0.8,
         noise="confusable",
         seed=0,
+        labels_path=labels_file if labels_file.is_file() else None,
     )
-    with SimulatorServer(teacher) as simulator:
-        yield simulator.base_url
 
 
 def _overrides(settings: Settings, demo_dir: Path, bootstrap: str, llm_url: str) -> dict[str, str]:
@@ -282,17 +302,13 @@ def _final_report(
     totals: Sequence[tuple[str, int, int, int, float]],
     items: Sequence[LabeledText],
     data_dir: Path,
+    labels_file: Path,
 ) -> None:
     print_table(blocks)
     calls = sum(row[1] for row in totals)
     tokens_in, tokens_out = sum(row[2] for row in totals), sum(row[3] for row in totals)
     cost = sum(row[4] for row in totals)
-    teacher = load_teacher(
-        [data_dir / "train.jsonl", data_dir / "test.jsonl"],
-        accuracy=0.8,
-        noise="confusable",
-        seed=0,
-    )
+    teacher = simulated_teacher(data_dir, labels_file)
     llm_only = sum(teacher.choose(item.text).label == item.label for item in items) / len(items)
     per_call = (tokens_in + tokens_out) / max(calls, 1)
     shown = sum(b.llm_share * b.count for b in blocks) / max(sum(b.count for b in blocks), 1)

@@ -10,7 +10,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import Engine
 
 from sieve.core.errors import TransientError
-from sieve.store.labels import set_escalation_status, stale_escalations
+from sieve.store.labels import EscalationStatus, set_escalation_status, stale_escalations
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.workers.coordination import Leases
 
@@ -70,7 +70,8 @@ class CeleryEscalationSink:
             )
         except KombuOperationalError as exc:
             raise TransientError(f"cannot enqueue escalations: {exc}") from exc
-        set_escalation_status(self._engine, message_ids, "enqueued")
+        # Forward only: an escalation labeled meanwhile (a redelivered batch) stays labeled.
+        set_escalation_status(self._engine, message_ids, EscalationStatus.ENQUEUED)
         return published
 
     def _enqueue_one(self, message_id: str, *, force: bool) -> bool:
@@ -89,8 +90,25 @@ class CeleryEscalationSink:
             raise
         return True
 
-    def drain(self, older_than_s: float) -> int:
+    def drain(self, older_than_s: float, enqueued_after_s: float | None = None) -> int:
+        """Enqueue escalations `pending` for ``older_than_s`` (recorded, never confirmed as
+        enqueued) and, with ``enqueued_after_s``, those `enqueued` that long ago and still
+        unlabeled: their task was lost (a worker killed on a broker that does not
+        redeliver). Tasks are idempotent, so a task that was merely slow costs no second
+        call. Returns how many tasks were published."""
         stale = stale_escalations(self._engine, older_than_s)
         if stale:
             logger.info("draining %d pending escalations into tasks", len(stale))
-        return self.enqueue(stale, force=True)
+        published = self.enqueue(stale, force=True)
+        if enqueued_after_s is None:
+            return published
+        stuck = stale_escalations(
+            self._engine, enqueued_after_s, limit=100_000, status=EscalationStatus.ENQUEUED
+        )
+        if stuck:
+            logger.warning(
+                "re-enqueueing %d escalations enqueued over %.0fs ago and still unlabeled",
+                len(stuck),
+                enqueued_after_s,
+            )
+        return published + self.enqueue(stuck, force=True)

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
-from sieve.store.labels import OK, failed_labels, stale_escalations
+from sieve.store.labels import OK, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.workers.backlog import enqueue_backlog, parse_backlog
 from sieve.workers.runtime import celery_sink, open_store
@@ -80,10 +80,7 @@ def requeue(settings: Settings, *, failed: bool, stuck_after_s: float | None = N
     task that was merely slow costs no second call."""
     engine = open_store(settings)
     sink = celery_sink(settings, engine)
-    count = sink.drain(older_than_s=0)
-    if stuck_after_s is not None:
-        stuck = stale_escalations(engine, stuck_after_s, limit=100_000, status="enqueued")
-        count += sink.enqueue(stuck, force=True)
+    count = sink.drain(older_than_s=0, enqueued_after_s=stuck_after_s)
     if failed:
         version = load_prompt(settings.llm.prompt).version_id
         failures = failed_labels(engine, version, settings.llm.model)
@@ -95,11 +92,12 @@ def requeue(settings: Settings, *, failed: bool, stuck_after_s: float | None = N
 def register_gold_set(settings: Settings, path: Path) -> int:
     """Human labels from a labeled JSON Lines file, registered as the gold set: every
     retraining evaluates on them (beside its held-out slice) and never trains on them."""
-    from sieve.models.dataset import read_label_set, read_labeled_jsonl
+    from sieve.models.dataset import read_labeled_jsonl
     from sieve.store.labels import GOLD, LabelRecord, save_label
+    from sieve.workers.label_set import deployment_label_set
 
     records = read_labeled_jsonl(path)
-    known = set(read_label_set(settings.labels_file))
+    known = set(deployment_label_set(settings.labels_file))
     unknown = sorted({record.label for record in records} - known)
     if unknown:
         raise PermanentError(f"{path}: labels outside the label set: {', '.join(unknown[:5])}")

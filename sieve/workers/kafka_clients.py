@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+import logging
+from collections.abc import Set
+
+from kafka import (
+    ConsumerRebalanceListener,
+    KafkaAdminClient,
+    KafkaConsumer,
+    KafkaProducer,
+    TopicPartition,
+)
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from sieve.core.errors import TransientError
 from sieve.core.settings import KafkaSettings
 
+logger = logging.getLogger(__name__)
+
 
 def make_consumer(settings: KafkaSettings) -> KafkaConsumer:
     try:
-        return KafkaConsumer(
-            settings.input_topic,
+        consumer = KafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
             group_id=settings.group_id,
             client_id=f"{settings.client_id}-stream",
@@ -26,6 +36,8 @@ def make_consumer(settings: KafkaSettings) -> KafkaConsumer:
         )
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+    consumer.subscribe([settings.input_topic], listener=_LogAssignment())
+    return consumer
 
 
 def make_producer(settings: KafkaSettings, *, linger_ms: int = 5) -> KafkaProducer:
@@ -61,3 +73,19 @@ def ensure_topics(settings: KafkaSettings, partitions: int = 1) -> None:
         pass  # another process created it between our list and create
     finally:
         admin.close()
+
+
+class _LogAssignment(ConsumerRebalanceListener):
+    """Says which partitions this worker holds: with several workers in one group (the way
+    to grow past one process), the log shows how the group shared the partitions."""
+
+    def on_partitions_revoked(self, revoked: Set[TopicPartition]) -> None:
+        if revoked:
+            logger.info("partitions revoked: %s", _names(revoked))
+
+    def on_partitions_assigned(self, assigned: Set[TopicPartition]) -> None:
+        logger.info("partitions assigned: %s", _names(assigned) or "none")
+
+
+def _names(partitions: Set[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions))

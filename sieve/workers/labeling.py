@@ -34,6 +34,7 @@ from sieve.store.labels import (
     FAILED,
     OK,
     EscalatedMessage,
+    EscalationStatus,
     LabelRecord,
     StoredLabel,
     escalated_message,
@@ -85,6 +86,8 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
         logger.error("escalated message %s is not in the store: nothing to label", message_id)
         return Outcome.UNKNOWN_MESSAGE
     if existing is not None and existing.status == OK:
+        # A task killed between the label row and the status update left it `enqueued`.
+        set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
         _announce(ctx, message, existing)
         return Outcome.ALREADY_LABELED
     lock = f"label-lock:{message_id}:{prompt_version}"
@@ -107,7 +110,7 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
         # Expired while we waited on the LLM? Harmless: the row upsert is idempotent.
         ctx.leases.release(lock, token)
     stored = save_label(ctx.engine, _record(message_id, result))
-    set_escalation_status(ctx.engine, [message_id], "labeled")
+    set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
     _announce(ctx, message, stored)
     logger.info(
         "%s labeled %s by %s (%s)%s",
@@ -127,7 +130,7 @@ def record_failure(ctx: LabelingContext, message_id: str, reason: str) -> None:
         ctx.engine,
         LabelRecord(message_id, "llm", prompt_version, model, None, FAILED, error=reason),
     )
-    set_escalation_status(ctx.engine, [message_id], "failed")
+    set_escalation_status(ctx.engine, [message_id], EscalationStatus.FAILED)
     logger.warning("%s: LLM labeling failed: %s", message_id, reason)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -31,12 +31,17 @@ class ActiveModel:
         check_interval_s: float,
         loader: Loader = load_classifier,
         clock: Callable[[], float] = time.monotonic,
+        labels: Sequence[str] | None = None,
     ) -> None:
+        """``labels``: the deployment's label set; a version predicting other labels is
+        refused (the worker checks the version active at start-up before it runs)."""
         self._engine = engine
         self._check_interval_s = check_interval_s
         self._loader = loader
         self._clock = clock
         self._next_check = 0.0
+        self._labels = frozenset(labels) if labels is not None else None
+        self._refused: str | None = None
         self.classifier: FastClassifier | None = None
         # The active version's calibrated thresholds (None for a version without them).
         self.thresholds: RoutingThresholds | None = None
@@ -52,7 +57,7 @@ class ActiveModel:
             return False
         self._next_check = now + self._check_interval_s
         wanted = active_model_version(self._engine)
-        if wanted is None or wanted == self.version:
+        if wanted is None or wanted in (self.version, self._refused):
             return False
         try:
             record = get_model_version(self._engine, wanted)
@@ -60,6 +65,16 @@ class ActiveModel:
         except (ModelNotFound, SieveError, OSError) as exc:
             # Keep serving the version we have; the next check tries again.
             logger.error("cannot load model version %s, keeping %s: %s", wanted, self.version, exc)
+            return False
+        if self._labels is not None and frozenset(classifier.labels) != self._labels:
+            # Its predictions and the LLM's answers would come from two label sets.
+            logger.error(
+                "model version %s predicts other labels than SIEVE_LABELS_FILE: not loaded, "
+                "keeping %s",
+                wanted,
+                self.version,
+            )
+            self._refused = wanted
             return False
         logger.info("model version %s is active (was %s)", wanted, self.version)
         self.classifier = classifier

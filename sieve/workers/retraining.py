@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from sieve.core.errors import ModelNotFound, PermanentError, SieveError
 from sieve.core.settings import Settings
 from sieve.models.classifier import FastClassifier
-from sieve.models.dataset import read_label_set
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.families import get_family, load_classifier
 from sieve.models.registry import ModelRegistry
@@ -36,6 +35,7 @@ from sieve.store.tables import model_activations
 from sieve.store.training import create_run, get_run, pending_run, update_run
 from sieve.workers.calibrate import calibrate, nearest_training_examples
 from sieve.workers.gate import GateResult, promotion_gate
+from sieve.workers.label_set import deployment_label_set
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _train_and_gate(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     config = settings.retrain
-    label_set = read_label_set(settings.labels_file)
+    label_set = deployment_label_set(settings.labels_file)
     rows = [row for row in training_labels(engine) if row.label in set(label_set)]
     if len(rows) < config.min_labels:
         raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")

@@ -16,7 +16,6 @@ from sieve.labeler.cache import AnswerCache, RedisAnswerCache
 from sieve.labeler.client import LLMClient, LLMParams
 from sieve.labeler.cost import DEFAULT_PRICES, parse_prices
 from sieve.labeler.prompts import load_prompt
-from sieve.models.dataset import read_label_set
 from sieve.models.registry import ModelRegistry
 from sieve.store import migrate
 from sieve.store.engine import make_engine
@@ -28,6 +27,7 @@ from sieve.workers.escalation import (
     StoreEscalationSink,
 )
 from sieve.workers.kafka_clients import ensure_topics, make_consumer, make_producer
+from sieve.workers.label_set import deployment_label_set
 from sieve.workers.labeling import LabelingContext
 from sieve.workers.model_watch import ActiveModel
 from sieve.workers.stream import StreamWorker
@@ -113,7 +113,7 @@ def labeling_context(settings: Settings) -> LabelingContext:
         cache=answer_cache(settings, engine),
         leases=leases(settings, engine),
         prompt=load_prompt(llm.prompt),
-        labels=read_label_set(settings.labels_file),
+        labels=deployment_label_set(settings.labels_file),
         prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
         lock_ttl_s=int(settings.celery.time_limit_s) + 30,
     )
@@ -136,7 +136,11 @@ def stream_worker(
                 consumer=consumer,
                 topics=settings.kafka,
             ),
-            model=ActiveModel(engine, check_interval_s=settings.models.reload_check_interval_s),
+            model=ActiveModel(
+                engine,
+                check_interval_s=settings.models.reload_check_interval_s,
+                labels=deployment_label_set(settings.labels_file),
+            ),
             kafka=settings.kafka,
             routing=settings.routing,
             limits=settings.stream,

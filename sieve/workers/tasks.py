@@ -68,14 +68,17 @@ def label_with_llm(self: Task, message_id: str) -> str:
 
 @app.task(name="sieve.drain_escalations")
 def drain_escalations() -> int:
-    """Enqueue escalations that were recorded but never confirmed as enqueued; without
-    Redis, also delete the expired leases (enqueue markers) from the store."""
+    """Enqueue escalations that were recorded but never confirmed as enqueued, and those
+    enqueued long ago and still unlabeled (their task was lost); without Redis, also delete
+    the expired leases (enqueue markers) from the store."""
     from sieve.store.coordination import purge_expired_leases
     from sieve.workers.runtime import celery_sink
 
     settings = worker_settings()
     engine = worker_context().engine
-    drained = celery_sink(settings, engine).drain(settings.celery.drain_after_s)
+    drained = celery_sink(settings, engine).drain(
+        settings.celery.drain_after_s, settings.celery.requeue_enqueued_after_s
+    )
     if not settings.uses_redis:
         purged = purge_expired_leases(engine)
         if purged:

@@ -107,3 +107,26 @@ def test_healthz_answers_503_when_postgres_is_unreachable(tmp_path: Path) -> Non
 
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/runs/a%00b"),
+        ("post", "/models/a%00b/promote"),
+        ("post", "/models/a%00b/rollback"),
+    ],
+)
+def test_nul_in_a_path_parameter_is_not_found_on_postgres(
+    pg_engine: Engine, tmp_path: Path, method: str, path: str
+) -> None:
+    # No key can hold a NUL on PostgreSQL: such a name is simply not there (not a 500).
+    # The real retraining service reads the runs table (the fake keeps runs in memory).
+    import sieve.workers.retraining as retraining
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, admin={"token": "t"})
+    app = create_app(settings, pg_engine, retraining)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.request(method, path, headers={"Authorization": "Bearer t"})
+
+    assert response.status_code == 404, response.text

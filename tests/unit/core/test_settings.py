@@ -54,3 +54,10 @@ def test_env_example_lists_every_setting():
 
     text = (ROOT / ".env.example").read_text()
     assert [name for name in _variables(Settings) if name not in text] == []
+
+
+def test_stuck_escalations_are_re_enqueued_only_after_any_task_could_have_ended():
+    assert Settings(_env_file=None).celery.requeue_enqueued_after_s == 900
+    # A task still running (up to time_limit_s) must not get a twin.
+    with pytest.raises(ValidationError, match="requeue_enqueued_after_s"):
+        Settings(_env_file=None, celery={"requeue_enqueued_after_s": 100})

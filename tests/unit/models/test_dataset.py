@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from sieve.core.errors import PermanentError
-from sieve.models.dataset import LabeledText, data_hash, read_label_set, read_labeled_jsonl
+from sieve.models.dataset import (
+    LabeledText,
+    data_hash,
+    label_set_for_data_dir,
+    read_label_set,
+    read_labeled_jsonl,
+)
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -63,3 +69,23 @@ def test_read_label_set(tmp_path: Path) -> None:
         read_label_set(write_lines(tmp_path / "dup.txt", ["a", "a"]))
     with pytest.raises(PermanentError):
         read_label_set(tmp_path / "none.txt")
+
+
+def labeled(label: str, index: int) -> str:
+    return json.dumps({"id": f"m{index}", "text": f"text {index}", "label": label})
+
+
+def test_label_set_of_a_data_dir_is_its_labels_txt(tmp_path: Path) -> None:
+    write_lines(tmp_path / "labels.txt", ["z", "a", "m"])
+    write_lines(tmp_path / "train.jsonl", [labeled("a", 1)])
+    assert label_set_for_data_dir(tmp_path) == ["z", "a", "m"]
+
+
+def test_without_labels_txt_the_label_set_is_derived_from_train_jsonl(tmp_path: Path) -> None:
+    write_lines(tmp_path / "train.jsonl", [labeled(x, i) for i, x in enumerate("cabca")])
+    assert label_set_for_data_dir(tmp_path) == ["a", "b", "c"]
+
+
+def test_a_data_dir_without_labels_is_a_permanent_error(tmp_path: Path) -> None:
+    with pytest.raises(PermanentError, match=r"neither labels\.txt nor train\.jsonl"):
+        label_set_for_data_dir(tmp_path)

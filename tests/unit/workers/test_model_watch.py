@@ -68,3 +68,28 @@ def test_keeps_serving_when_the_new_artefact_cannot_load(sqlite_url):
     activate_model_version(engine, "broken", reason="test")
     assert model.refresh() is False
     assert model.version == "good"
+
+
+def test_a_version_with_other_labels_is_refused_and_not_reloaded(sqlite_url):
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    loaded: list[str] = []
+
+    def loader(path: Path) -> FakeClassifier:
+        loaded.append(path.name)
+        labels = ["x", "y"] if path.name == "foreign" else ["b", "a"]
+        return FakeClassifier(labels, version=path.name)
+
+    clock = Clock()
+    model = ActiveModel(engine, check_interval_s=1.0, loader=loader, clock=clock, labels=["a", "b"])
+    _register(engine, "ours", "/models/ours")
+    _register(engine, "foreign", "/models/foreign")
+    activate_model_version(engine, "ours", reason="test")
+    assert model.refresh(force=True) is True and model.version == "ours"
+
+    activate_model_version(engine, "foreign", reason="activated by hand")
+    clock.now = 1.0
+    assert model.refresh() is False and model.version == "ours"
+    clock.now = 2.0
+    assert model.refresh() is False and model.version == "ours"
+    assert loaded == ["ours", "foreign"]  # refused once, not loaded again at every check
