@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,3 +103,20 @@ def label_set_for_data_dir(data_dir: Path) -> list[str]:
         raise PermanentError(f"{train}: no labeled records")
     logger.info("label set of %s: %d labels from %s", data_dir, len(labels), train)
     return labels
+
+
+def label_indices(
+    texts: Sequence[str], labels: Sequence[str], label_set: Sequence[str]
+) -> list[int]:
+    """Each training label's position in ``label_set``: what every student family trains
+    on. PermanentError for no data or a label outside the set; ValueError when the texts
+    and labels do not pair up (a caller's bug)."""
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    if not texts:
+        raise PermanentError("no training data")
+    index = {label: position for position, label in enumerate(label_set)}
+    unknown = sorted(set(labels) - index.keys())
+    if unknown:
+        raise PermanentError(f"labels outside the label set: {unknown[:5]}")
+    return [index[label] for label in labels]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from sieve.core.errors import PermanentError
+from sieve.models.dataset import label_indices
 from sieve.models.features import FeatureConfig, HashingFeaturizer
 from sieve.models.network import NgramNet
 
@@ -139,17 +139,10 @@ def train_ngram(
     progress: Progress | None = None,
 ) -> TrainedModel:
     """Train on ``texts`` with gold ``labels`` (each one of ``label_set``)."""
-    if len(texts) != len(labels):
-        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-    if not texts:
-        raise PermanentError("no training data")
-    index = {label: position for position, label in enumerate(label_set)}
-    unknown = sorted(set(labels) - index.keys())
-    if unknown:
-        raise PermanentError(f"labels outside the label set: {unknown[:5]}")
+    positions = label_indices(texts, labels, label_set)
     started = time.monotonic()
     features = _RaggedFeatures(texts, HashingFeaturizer(config.features))
-    targets = torch.tensor([index[label] for label in labels], dtype=torch.int64)
+    targets = torch.tensor(positions, dtype=torch.int64)
     with torch.random.fork_rng(devices=[]), _torch_threads(config.num_threads):
         torch.manual_seed(config.seed)
         network = NgramNet(config.features.num_buckets, config.dim, len(label_set))

@@ -27,6 +27,7 @@ from sieve.models.classifier import (
     OnnxClassifier,
     reference_sample,
 )
+from sieve.models.dataset import label_indices
 from sieve.models.families.base import Progress, TrainOptions
 from sieve.models.families.minilm.embeddings import (
     CACHE_FILE,
@@ -99,14 +100,7 @@ class MiniLMFamily:
         options: TrainOptions,
         progress: Progress | None = None,
     ) -> MiniLMStudent:
-        if len(texts) != len(labels):
-            raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-        if not texts:
-            raise PermanentError("no training data")
-        index = {label: position for position, label in enumerate(label_set)}
-        unknown = sorted(set(labels) - index.keys())
-        if unknown:
-            raise PermanentError(f"labels outside the label set: {unknown[:5]}")
+        positions = label_indices(texts, labels, label_set)
         if options.cache_dir is None:
             raise ConfigError("the minilm family needs a cache folder for its encoder")
         started = time.monotonic()
@@ -120,7 +114,7 @@ class MiniLMFamily:
         if progress is not None:
             progress(1, 2)
         embedded = time.monotonic()
-        targets = np.asarray([index[label] for label in labels], dtype=np.int64)
+        targets = np.asarray(positions, dtype=np.int64)
         max_iter = (options.epochs or DEFAULT_EPOCHS) * ITERATIONS_PER_EPOCH
         weights, bias = fit_head(
             embeddings, targets, len(label_set), l2=DEFAULT_L2, max_iter=max_iter
