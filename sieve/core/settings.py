@@ -146,7 +146,10 @@ class StreamSettings(_Section):
 
     max_message_bytes: int = Field(65_536, ge=64)
     max_text_chars: int = Field(10_000, ge=1)
+    # Capped by the id column's length (sieve.store.tables.MESSAGE_FIELD_CHARS).
     max_id_chars: int = Field(256, ge=1)
+    # Deeper JSON is dead-lettered (`too_deep`); well below Python's recursion limit.
+    max_json_depth: int = Field(64, ge=2, le=500)
     # "celery": escalations become label_with_llm tasks; "store": recorded only, drained
     # into tasks later (for a stream worker that runs without the task queue).
     escalation_sink: Literal["celery", "store"] = "celery"
