@@ -35,6 +35,10 @@ class KafkaSettings(_Section):
     max_batch_size: int = Field(500, ge=1)
     auto_offset_reset: str = "earliest"
     client_id: str = "sieve"
+    # The producer refuses a record above this (kafka-python's max_request_size); keep it
+    # at or below the broker's message.max.bytes (Apache Kafka: 1048588). A dead letter
+    # above it is cut to fit (reason `too_large`).
+    max_request_size_bytes: int = Field(1_048_576, ge=1_024)
 
     @model_validator(mode="after")
     def _heartbeat_below_session(self) -> KafkaSettings:

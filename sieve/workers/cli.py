@@ -55,10 +55,10 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.runtime import open_store, stream_worker
+    from sieve.workers.runtime import stream_worker, wait_for_store
     from sieve.workers.stream import install_signal_handlers
 
-    engine = open_store(settings)
+    engine = wait_for_store(settings)
     with stream_worker(settings, engine) as worker:
         install_signal_handlers(worker)
         stats = worker.run(max_messages=args.max_messages, idle_timeout_s=args.idle_timeout_s)
