@@ -44,6 +44,27 @@ def _llm_labels(engine) -> dict[str, str]:
         return {message_id: label for message_id, label in conn.execute(query)}
 
 
+def _escalated(engine, prefix: str = "") -> set[str]:
+    query = select(predictions.c.message_id).where(
+        predictions.c.route == "escalate", predictions.c.message_id.like(f"{prefix}%")
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def _wait_labeled(engine, prefix: str, count: int) -> None:
+    """Until the round's `count` messages are stored and each escalated one is labeled."""
+    deadline = time.monotonic() + 240
+    while True:
+        query = select(predictions.c.message_id).where(predictions.c.message_id.like(f"{prefix}-%"))
+        with engine.connect() as conn:
+            stored = len(conn.execute(query).all())
+        if stored == count and set(_llm_labels(engine)) >= _escalated(engine, prefix):
+            return
+        assert time.monotonic() < deadline, f"round {prefix}: not every escalation labeled"
+        time.sleep(0.2)
+
+
 def test_highest_revision_per_key_is_the_llm_label(settings, model_factory, redis_prefix):
     info = model_factory(0)
     activate(settings.database_url, info)
@@ -66,7 +87,7 @@ def test_highest_revision_per_key_is_the_llm_label(settings, model_factory, redi
             "SIEVE_KAFKA__GROUP_ID": kafka.group_id,
             "SIEVE_KAFKA__SESSION_TIMEOUT_MS": "6000",
             "SIEVE_KAFKA__HEARTBEAT_INTERVAL_MS": "1000",
-            "SIEVE_KAFKA__MAX_BATCH_SIZE": "25",
+            "SIEVE_KAFKA__MAX_BATCH_SIZE": "500",  # one batch: many enqueues before its events
             "SIEVE_ROUTING__MIN_CONFIDENCE": repr(threshold),
             "SIEVE_ROUTING__MIN_MARGIN": "0",
             "SIEVE_REDIS__KEY_PREFIX": redis_prefix,
@@ -75,26 +96,25 @@ def test_highest_revision_per_key_is_the_llm_label(settings, model_factory, redi
             "SIEVE_LLM__MODEL": "teacher-sim",
         }
         ensure_topics(kafka)
-        # The Celery worker runs first and answers at once: the race of finding 4 (the
-        # LLM's event produced before the batch's provisional events) is wide open.
-        worker = _cli(env, "worker", "--concurrency", "2")
-        producer = make_producer(kafka)
-        lines = [json.dumps({"id": f"rev-{r['id']}", "text": r["text"]}).encode() for r in rows]
-        produce_lines(producer, kafka.input_topic, lines)
-        producer.close()
-        stream = _cli(env, "stream", "--idle-timeout-s", "10")
-        assert stream.wait(timeout=300) == 0
         engine = make_engine(settings.database_url)
-        with engine.connect() as conn:
-            escalated = set(
-                conn.execute(
-                    select(predictions.c.message_id).where(predictions.c.route == "escalate")
-                ).scalars()
-            )
-        deadline = time.monotonic() + 240
-        while not set(_llm_labels(engine)) >= escalated:
-            assert time.monotonic() < deadline, "not every escalation was labeled"
-            time.sleep(0.5)
+        worker = _cli(env, "worker", "--concurrency", "2")
+        stream = _cli(env, "stream", "--idle-timeout-s", "20")
+        producer = make_producer(kafka)
+        # A warm-up round first, so that the Celery worker's clients are connected and it
+        # answers within milliseconds: the race of finding 4 (the LLM's event produced
+        # while the stream worker still enqueues the batch's escalations, before the
+        # batch's provisional events) is then wide open for the main round, one batch.
+        warm, main = rows[:30], rows[30:]
+        for round_rows, prefix in ((warm, "warm"), (main, "rev")):
+            lines = [
+                json.dumps({"id": f"{prefix}-{r['id']}", "text": r["text"]}).encode()
+                for r in round_rows
+            ]
+            produce_lines(producer, kafka.input_topic, lines)
+            _wait_labeled(engine, prefix, len(round_rows))
+        producer.close()
+        assert stream.wait(timeout=300) == 0
+        escalated = _escalated(engine)
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
 
