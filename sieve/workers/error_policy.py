@@ -13,6 +13,10 @@ so the loop sees only Sieve's two kinds and decides by kind:
   and the rest of the batch commits. It is never retried.
 - Anything else is a bug: it propagates, and a supervisor restarts the worker from the
   last commit.
+
+``classify`` is the safety net at the loop: a third-party "unavailable" error that escaped
+a boundary untranslated (a store function reading through its own connection, say) is
+still transient there, so no code path can turn an outage into an exit.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ import random
 from collections.abc import Callable
 from typing import TypeVar
 
+import redis
 from kafka.errors import KafkaError, MessageSizeTooLargeError
+from kombu.exceptions import OperationalError as KombuOperationalError
+from sqlalchemy.exc import InterfaceError as DBInterfaceError
+from sqlalchemy.exc import OperationalError as DBOperationalError
 
 from sieve.core.errors import RecordTooLarge, SieveError, TransientError
 
@@ -40,6 +48,20 @@ def kafka_error(exc: KafkaError, what: str) -> SieveError:
     if isinstance(exc, MessageSizeTooLargeError):
         return RecordTooLarge(f"{what}: {exc}")
     return TransientError(f"{what}: {exc}")
+
+
+def classify(exc: Exception) -> SieveError | None:
+    """Sieve's kind of ``exc``: itself for a SieveError, the translation of a known
+    third-party error, None for anything else (a bug: let it propagate)."""
+    if isinstance(exc, SieveError):
+        return exc
+    if isinstance(exc, KafkaError):
+        return kafka_error(exc, "Kafka")
+    if isinstance(exc, (DBOperationalError, DBInterfaceError)):
+        return TransientError(f"database unavailable: {type(exc).__name__}")
+    if isinstance(exc, (redis.RedisError, KombuOperationalError)):
+        return TransientError(f"task broker unavailable: {exc}")
+    return None
 
 
 class Backoff:

@@ -23,7 +23,7 @@ from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
 from sieve.routing.thresholds import RecentConfidences, gate_share
 from sieve.workers.batch import BatchOutcome, Calibration, process_batch
 from sieve.workers.checkpoint import Checkpoint
-from sieve.workers.error_policy import Backoff, kafka_error
+from sieve.workers.error_policy import Backoff, classify, kafka_error
 from sieve.workers.model_watch import ActiveModel
 
 logger = logging.getLogger(__name__)
@@ -133,14 +133,17 @@ class StreamWorker:
                     batch, self._model.classifier, self._routing, self._limits, self._calibration()
                 )
                 self._checkpoint.complete(outcome, _next_offsets(batch))
-        except TransientError as exc:
+        except Exception as exc:
+            error = classify(exc)
+            if not isinstance(error, TransientError):
+                raise
             self.stats.retries += 1
             metrics.BATCH_RETRIES.inc()
             self._rewind(batch)
             if self._stopping:
-                logger.error("batch not committed; it will be redelivered: %s", exc)
+                logger.error("batch not committed; it will be redelivered: %s", error)
                 return
-            self._wait("the store and the brokers", exc)
+            self._wait("the store and the brokers", error)
             return
         self._backoff.reset()
         self._recent.add([row.confidence for row in outcome.predictions])
