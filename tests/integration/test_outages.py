@@ -68,15 +68,16 @@ def _settings(settings, url: str):
     return settings.model_copy(update={"database": database})
 
 
-def test_worker_started_during_an_outage_waits_for_the_database(settings, outage):
+def test_worker_started_during_an_outage_waits_for_the_database(settings, outage, caplog):
     engine = wait_for_store(_settings(settings, outage.url), sleep=outage.sleep)
     assert len(outage.sleeps) == 2  # two waits, then the database was back
+    assert caplog.text.count("waiting for the database") == 2
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 0
     engine.dispose()
 
 
-def test_outage_before_a_batch_is_retried_not_fatal(settings, outage):
+def test_outage_before_a_batch_is_retried_not_fatal(settings, outage, caplog):
     """The model check before each batch (active_model_version) raised OperationalError
     outside the transient handling and killed the worker."""
     lines = [json.dumps({"id": f"o{i}", "text": f"card {i}"}).encode() for i in range(30)]
@@ -89,6 +90,7 @@ def test_outage_before_a_batch_is_retried_not_fatal(settings, outage):
         stats = worker.run(max_messages=30, idle_timeout_s=30)
     assert stats.consumed == 30 and stats.retries == 2
     assert outage.sleeps == [1.0, 2.0]
+    assert caplog.text.count("waiting for the store") == 2
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 30
     engine.dispose()
