@@ -132,7 +132,7 @@ class Checkpoint:
             return []
         except StoreRejected as exc:
             if len(indices) == 1:
-                return [(indices[0], str(exc))]
+                return [(indices[0], str(exc)[:_MAX_DETAIL_CHARS])]
         middle = len(indices) // 2
         return self._save_narrowing(outcome, indices[:middle]) + self._save_narrowing(
             outcome, indices[middle:]
@@ -232,6 +232,8 @@ def _cut_detail(letter: DeadLetter, original_bytes: int, kept_bytes: int) -> str
     )
 
 
+# A driver's message can quote the offending value: the header keeps its start only.
+_MAX_DETAIL_CHARS = 500
 # Varints in the record header grow with the value's length: a few bytes of slack.
 _SIZE_MARGIN_BYTES = 64
 
