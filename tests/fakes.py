@@ -86,3 +86,75 @@ class FakeBacklogSink:
             raise self.fail_with
         self.calls.append(list(message_ids))
         return len(message_ids)
+
+
+class FakeSendResult:
+    """What RecordProducer.send returns: ``get`` raises the broker's answer, if any."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+class FakeProducer:
+    """Implements sieve.workers.checkpoint.RecordProducer. Like kafka-python's producer it
+    refuses at send() a record above ``max_request_bytes`` (MessageSizeTooLargeError);
+    ``broker_max_bytes`` makes the broker refuse larger values at get(). Every call lands
+    in ``log`` (shared with other fakes to check the order of steps)."""
+
+    def __init__(
+        self,
+        log: list | None = None,
+        *,
+        max_request_bytes: int = 1_048_576,
+        broker_max_bytes: int | None = None,
+    ) -> None:
+        self.log = log if log is not None else []
+        self.sent: list[tuple[str, bytes | None, bytes | None, list]] = []
+        self.max_request_bytes = max_request_bytes
+        self.broker_max_bytes = broker_max_bytes
+
+    def send(self, topic, value=None, key=None, headers=None):
+        from kafka.errors import MessageSizeTooLargeError
+        from kafka.record.default_records import DefaultRecordBatchBuilder
+
+        headers = list(headers or [])
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
+        if size > self.max_request_bytes:
+            raise MessageSizeTooLargeError(f"{size} bytes")
+        self.log.append(("send", topic))
+        self.sent.append((topic, key, value, headers))
+        if self.broker_max_bytes is not None and len(value or b"") > self.broker_max_bytes:
+            return FakeSendResult(MessageSizeTooLargeError("refused by the broker"))
+        return FakeSendResult()
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.log.append(("flush",))
+
+    def on(self, topic: str) -> list[tuple[bytes | None, bytes | None, dict]]:
+        return [(k, v, dict(h)) for t, k, v, h in self.sent if t == topic]
+
+
+class FakeCommitter:
+    """Implements sieve.workers.checkpoint.OffsetCommitter."""
+
+    def __init__(self, log: list | None = None) -> None:
+        self.log = log if log is not None else []
+        self.commits: list[dict] = []
+
+    def commit(self, offsets) -> None:
+        self.log.append(("commit",))
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+
+class LoggingEscalationSink(FakeEscalationSink):
+    def __init__(self, log: list) -> None:
+        super().__init__()
+        self.log = log
+
+    def submit(self, escalations: Sequence) -> None:
+        self.log.append(("escalate", [row.message_id for row in escalations]))
+        super().submit(escalations)

@@ -30,3 +30,12 @@ class ConfigError(PermanentError):
 
 class ModelNotFound(PermanentError):
     """A model version that is not registered or whose artefact folder is missing."""
+
+
+class StoreRejected(PermanentError):
+    """The database refused what it was given (a value it cannot hold, a constraint): the
+    same rows would be refused again, so the records behind them go to the DLQ."""
+
+
+class RecordTooLarge(PermanentError):
+    """A Kafka record larger than the producer or the broker accepts."""

@@ -13,6 +13,13 @@ class LabelSource(StrEnum):
     HUMAN = "human"
 
 
+# A message's label events, in the order they supersede each other: the fast model's
+# (provisional when escalated), the LLM's final one, a human's. A consumer that keeps the
+# event with the highest revision per key ends with the final label, whatever order the
+# events arrive in (see README, "Messages and events").
+REVISIONS = {LabelSource.MODEL: 1, LabelSource.LLM: 2, LabelSource.HUMAN: 3}
+
+
 @dataclass(frozen=True)
 class LabelEvent:
     id: str
@@ -25,6 +32,12 @@ class LabelEvent:
     # Final LLM labels only: whether it differs from the fast model's provisional label.
     correction: bool | None = None
     provisional_label: str | None = None
+    # 0: the revision of the source (REVISIONS), filled in on construction.
+    revision: int = 0
+
+    def __post_init__(self) -> None:
+        if self.revision == 0:
+            object.__setattr__(self, "revision", REVISIONS[LabelSource(self.source)])
 
     def encode(self) -> bytes:
         # vars(), not dataclasses.asdict(): asdict deep-copies, a fifth of the stream

@@ -35,6 +35,10 @@ class KafkaSettings(_Section):
     max_batch_size: int = Field(500, ge=1)
     auto_offset_reset: str = "earliest"
     client_id: str = "sieve"
+    # The producer refuses a record above this (kafka-python's max_request_size); keep it
+    # at or below the broker's message.max.bytes (Apache Kafka: 1048588). A dead letter
+    # above it is cut to fit (reason `too_large`).
+    max_request_size_bytes: int = Field(1_048_576, ge=1_024)
 
     @model_validator(mode="after")
     def _heartbeat_below_session(self) -> KafkaSettings:
@@ -172,7 +176,10 @@ class StreamSettings(_Section):
 
     max_message_bytes: int = Field(65_536, ge=64)
     max_text_chars: int = Field(10_000, ge=1)
+    # Capped by the id column's length (sieve.store.tables.MESSAGE_FIELD_CHARS).
     max_id_chars: int = Field(256, ge=1)
+    # Deeper JSON is dead-lettered (`too_deep`); well below Python's recursion limit.
+    max_json_depth: int = Field(64, ge=2, le=500)
     # "celery": escalations become label_with_llm tasks; "store": recorded only, drained
     # into tasks later (for a stream worker that runs without the task queue).
     escalation_sink: Literal["celery", "store"] = "celery"

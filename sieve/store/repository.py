@@ -9,10 +9,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.exc import InterfaceError as DBInterfaceError
-from sqlalchemy.exc import OperationalError
 
-from sieve.core.errors import ModelNotFound, TransientError
+from sieve.core.errors import ModelNotFound, StoreRejected, TransientError
 from sieve.store.tables import (
     escalations,
     messages,
@@ -102,9 +108,35 @@ def upsert(
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction; a database that cannot be reached becomes a TransientError."""
+    """One transaction, with the driver's errors translated at this boundary:
+
+    - the database cannot be reached (OperationalError, InterfaceError): TransientError;
+    - it refuses the values (DataError: NUL, NaN, too long on PostgreSQL; IntegrityError),
+      or the driver cannot even send them (UnicodeEncodeError for a lone surrogate, a
+      ValueError from the JSON serialiser, wrapped or not in StatementError):
+      StoreRejected, a permanent error. Anything else (a ProgrammingError: the schema is
+      not what the code expects) is a bug or a deployment error and propagates.
+    """
     try:
         with engine.begin() as conn:
+            yield conn
+    except (OperationalError, DBInterfaceError) as exc:
+        raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
+    except (DataError, IntegrityError) as exc:
+        raise StoreRejected(f"{type(exc).__name__}: {exc.orig}") from exc
+    except DBAPIError:
+        raise
+    except StatementError as exc:  # a Python error while the parameters were prepared
+        raise StoreRejected(f"{type(exc.orig).__name__}: {exc.orig}") from exc
+    except ValueError as exc:  # UnicodeEncodeError included
+        raise StoreRejected(f"{type(exc).__name__}: {exc}") from exc
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; a database that cannot be reached becomes a TransientError."""
+    try:
+        with engine.connect() as conn:
             yield conn
     except (OperationalError, DBInterfaceError) as exc:
         raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
@@ -183,7 +215,7 @@ def activate_model_version(engine: Engine, version: str, reason: str) -> None:
 
 def active_model_version(engine: Engine) -> str | None:
     query = select(model_activations.c.version).order_by(model_activations.c.id.desc()).limit(1)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return conn.execute(query).scalar_one_or_none()
 
 
@@ -199,7 +231,7 @@ def get_model_version(engine: Engine, version: str) -> ModelVersionRecord:
         model_versions.c.status,
         model_versions.c.status_reason,
     ).where(model_versions.c.version == version)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(query).first()
     if row is None:
         raise ModelNotFound(f"model version {version!r} is not registered")

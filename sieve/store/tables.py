@@ -36,6 +36,14 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 NO_MODEL_VERSION = "none"
 
 
+# The longest value each stored field of an input message may have, in characters (what
+# VARCHAR(n) counts on PostgreSQL). The columns below and the stream decoder both read
+# these, so a message the decoder accepts always fits. `created_at` from the producer is
+# not a column yet; the bound keeps a timestamp string from carrying a payload.
+MESSAGE_FIELD_CHARS = {"id": 256, "source": 128, "created_at": 64}
+MESSAGE_ID_CHARS = MESSAGE_FIELD_CHARS["id"]
+
+
 def _created_at() -> Column[object]:
     return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
@@ -43,9 +51,9 @@ def _created_at() -> Column[object]:
 messages = Table(
     "messages",
     metadata,
-    Column("id", String(256), primary_key=True),
+    Column("id", String(MESSAGE_ID_CHARS), primary_key=True),
     Column("text", Text, nullable=False),
-    Column("source", String(128)),
+    Column("source", String(MESSAGE_FIELD_CHARS["source"])),
     Column("meta", JSON),
     Column("topic", String(255)),
     Column("partition", Integer),
@@ -80,7 +88,7 @@ model_activations = Table(
 predictions = Table(
     "predictions",
     metadata,
-    Column("message_id", String(256), primary_key=True),
+    Column("message_id", String(MESSAGE_ID_CHARS), primary_key=True),
     Column("model_version", String(128), primary_key=True),
     Column("label", String(128)),
     Column("confidence", Float, nullable=False),
@@ -95,7 +103,7 @@ predictions = Table(
 escalations = Table(
     "escalations",
     metadata,
-    Column("message_id", String(256), primary_key=True),
+    Column("message_id", String(MESSAGE_ID_CHARS), primary_key=True),
     Column("model_version", String(128), nullable=False),
     Column("reason", String(32), nullable=False),
     Column("status", String(16), nullable=False, server_default="pending"),
@@ -107,7 +115,7 @@ labels = Table(
     "labels",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("message_id", String(256), nullable=False, index=True),
+    Column("message_id", String(MESSAGE_ID_CHARS), nullable=False, index=True),
     Column("source", String(16), nullable=False),  # "llm" | "human"
     Column("prompt_version", String(64), nullable=False, server_default=""),
     Column("llm_model", String(128), nullable=False, server_default=""),

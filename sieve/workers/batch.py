@@ -19,7 +19,7 @@ from sieve.routing.policy import Decision, Prediction, Route, decide, exploratio
 from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
 from sieve.store.tables import NO_MODEL_VERSION
-from sieve.workers.messages import FeedbackMessage, decode_message
+from sieve.workers.messages import DeadLetterReason, FeedbackMessage, decode_message
 
 logger = logging.getLogger(__name__)
 
@@ -27,17 +27,37 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DeadLetter:
     record: ConsumerRecord
-    reason: str
+    reason: DeadLetterReason
     detail: str
 
 
 @dataclass
 class BatchOutcome:
+    """What a batch must write. ``records``, ``messages``, ``predictions`` and ``events``
+    are aligned: index i of each is the same good record."""
+
+    records: list[ConsumerRecord] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
     predictions: list[PredictionRecord] = field(default_factory=list)
     escalations: list[EscalationRecord] = field(default_factory=list)
     events: list[LabelEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def drop(self, refused: dict[int, str], reason: DeadLetterReason) -> None:
+        """Turn the good records at the ``refused`` indices into dead letters (with the
+        detail given per index): no rows, no event, no escalation for them."""
+        if not refused:
+            return
+        self.dead_letters += [
+            DeadLetter(self.records[i], reason, detail) for i, detail in refused.items()
+        ]
+        kept = [i for i in range(len(self.records)) if i not in refused]
+        self.records = [self.records[i] for i in kept]
+        self.messages = [self.messages[i] for i in kept]
+        self.predictions = [self.predictions[i] for i in kept]
+        self.events = [self.events[i] for i in kept]
+        ids = {message.id for message in self.messages}
+        self.escalations = [row for row in self.escalations if row.message_id in ids]
 
 
 @dataclass(frozen=True)
@@ -65,7 +85,9 @@ def process_batch(
             logger.warning(
                 "dead letter %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
             )
-            outcome.dead_letters.append(DeadLetter(record, exc.reason, exc.detail))
+            outcome.dead_letters.append(
+                DeadLetter(record, DeadLetterReason(exc.reason), exc.detail)
+            )
     if not good:
         return outcome
     texts = [message.text for _, message in good]
@@ -103,6 +125,7 @@ def _append(
     decision: Decision,
     version: str,
 ) -> None:
+    outcome.records.append(record)
     outcome.messages.append(
         MessageRecord(
             id=message.id,

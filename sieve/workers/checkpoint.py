@@ -2,11 +2,23 @@
 
 A batch's offsets are committed only after everything it produced is durable:
 
-    1. message and prediction rows    (one database transaction)
-    2. escalations                    (the escalation sink)
-    3. label events and dead letters  (produced, then the producer is flushed and every
+    1. message and prediction rows    (one database transaction; when the store refuses
+                                       the batch, it is bisected down to the records it
+                                       refuses, which become dead letters `store_rejected`,
+                                       and the rest is written)
+    2. label events and dead letters  (produced, then the producer is flushed and every
                                        send checked)
+    3. escalations                    (the escalation sink: rows, then Celery tasks)
     4. offsets                        (committed synchronously)
+
+Events come before escalations so that a message's provisional event is on the labels
+topic before the LLM can be asked for its final one: the final event can then never
+precede the provisional one (and it carries a higher `revision` besides).
+
+A dead letter too large to re-send (the producer's max_request_size or the broker's
+limit) is cut to fit and sent with reason `too_large`, its headers and the reference to
+its source kept: a size error is permanent for that record, so neither it nor the batch's
+label events are sent again.
 
 A crash anywhere before step 4 redelivers the batch; every step is idempotent (rows are
 upserts, events are at-least-once), so redelivery repeats work but never duplicates rows.
@@ -15,21 +27,48 @@ upserts, events are at-least-once), so redelivery repeats work but never duplica
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
-from kafka.producer.future import FutureRecordMetadata
+from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 
-from sieve.core.errors import TransientError
+from sieve.core.errors import RecordTooLarge, StoreRejected, TransientError
 from sieve.core.settings import KafkaSettings
 from sieve.store.repository import save_predictions
 from sieve.workers.batch import BatchOutcome, DeadLetter
+from sieve.workers.error_policy import kafka_error
 from sieve.workers.escalation import EscalationSink
+from sieve.workers.messages import DeadLetterReason
 
 logger = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+
+
+class SendResult(Protocol):
+    def get(self, timeout: float | None = None) -> Any: ...
+
+
+class RecordProducer(Protocol):
+    """The part of kafka-python's KafkaProducer the checkpoint uses."""
+
+    def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+    ) -> SendResult: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+
+class OffsetCommitter(Protocol):
+    def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None: ...
 
 
 class Checkpoint:
@@ -38,8 +77,8 @@ class Checkpoint:
         *,
         engine: Engine,
         sink: EscalationSink,
-        producer: KafkaProducer,
-        consumer: KafkaConsumer,
+        producer: RecordProducer,
+        consumer: OffsetCommitter,
         topics: KafkaSettings,
         flush_timeout_s: float = 30.0,
     ) -> None:
@@ -51,11 +90,12 @@ class Checkpoint:
         self._flush_timeout_s = flush_timeout_s
 
     def complete(self, outcome: BatchOutcome, next_offsets: Mapping[TopicPartition, int]) -> None:
-        """Make the batch durable, then commit ``next_offsets`` (the next offset to read)."""
-        save_predictions(self._engine, outcome.messages, outcome.predictions)
+        """Make the batch durable, then commit ``next_offsets`` (the next offset to read).
+        Records the store refuses move from ``outcome``'s rows to its dead letters."""
+        self._save_rows(outcome)
+        self._produce(outcome)
         if outcome.escalations:
             self._sink.submit(outcome.escalations)
-        self._produce(outcome)
         offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()}
         try:
             self._consumer.commit(offsets)
@@ -63,6 +103,40 @@ class Checkpoint:
             # The group rebalanced under us: the new owner re-reads from the last commit,
             # which only repeats idempotent work.
             raise TransientError(f"offset commit failed: {exc}") from exc
+
+    def _save_rows(self, outcome: BatchOutcome) -> None:
+        refused = self._save_narrowing(outcome, list(range(len(outcome.messages))))
+        for index, detail in refused:
+            record = outcome.records[index]
+            logger.warning(
+                "dead letter %s[%d]@%d: store refused it: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                detail,
+            )
+        outcome.drop({index: detail for index, detail in refused}, DeadLetterReason.STORE_REJECTED)
+
+    def _save_narrowing(self, outcome: BatchOutcome, indices: list[int]) -> list[tuple[int, str]]:
+        """Write the rows at ``indices``; when the store refuses them, bisect until each
+        refused row stands alone. Returns (index, why) of the rows refused. Transient
+        errors propagate: halves already written are upserted again on the retry."""
+        if not indices:
+            return []
+        try:
+            save_predictions(
+                self._engine,
+                [outcome.messages[i] for i in indices],
+                [outcome.predictions[i] for i in indices],
+            )
+            return []
+        except StoreRejected as exc:
+            if len(indices) == 1:
+                return [(indices[0], str(exc)[:_MAX_DETAIL_CHARS])]
+        middle = len(indices) // 2
+        return self._save_narrowing(outcome, indices[:middle]) + self._save_narrowing(
+            outcome, indices[middle:]
+        )
 
     def _produce(self, outcome: BatchOutcome) -> None:
         try:
@@ -72,23 +146,100 @@ class Checkpoint:
                 )
                 for event in outcome.events
             ]
-            futures += [self._dead_letter(letter) for letter in outcome.dead_letters]
+            letters = [(letter, self._dead_letter(letter)) for letter in outcome.dead_letters]
             self._producer.flush(timeout=self._flush_timeout_s)
             for future in futures:
                 future.get(timeout=0)
         except KafkaError as exc:
-            raise TransientError(f"producing to Kafka failed: {exc}") from exc
+            raise kafka_error(exc, "producing to Kafka failed") from exc
+        for letter, sent in letters:
+            self._confirm(letter, sent)
 
-    def _dead_letter(self, letter: DeadLetter) -> FutureRecordMetadata:
+    def _confirm(self, letter: DeadLetter, sent: SendResult | None) -> None:
+        """Check a dead letter's send. One refused for its size (by the producer, sent is
+        None, or by the broker, whose limit can be lower) is sent again as headers only,
+        instead of failing the batch and re-sending its events."""
+        try:
+            if sent is not None:
+                sent.get(timeout=0)
+                return
+        except KafkaError as exc:
+            error = kafka_error(exc, "producing a dead letter failed")
+            if not isinstance(error, RecordTooLarge):
+                raise error from exc
         record = letter.record
-        headers = [
-            ("sieve.reason", letter.reason.encode()),
-            ("sieve.detail", letter.detail.encode()),
-            ("sieve.source.topic", record.topic.encode()),
-            ("sieve.source.partition", str(record.partition).encode()),
-            ("sieve.source.offset", str(record.offset).encode()),
-        ]
-        headers += list(record.headers or [])
-        return self._producer.send(
-            self._topics.dlq_topic, key=record.key, value=record.value, headers=headers
+        logger.warning(
+            "dead letter %s[%d]@%d refused for its size: sending its headers only",
+            record.topic,
+            record.partition,
+            record.offset,
         )
+        size = len(record.value or b"")
+        headers = _reference(letter, DeadLetterReason.TOO_LARGE, _cut_detail(letter, size, 0))
+        try:
+            future = self._producer.send(
+                self._topics.dlq_topic, key=record.key, value=b"", headers=headers
+            )
+            self._producer.flush(timeout=self._flush_timeout_s)
+            future.get(timeout=0)
+        except KafkaError as exc:
+            raise kafka_error(exc, "producing a dead letter failed") from exc
+
+    def _dead_letter(self, letter: DeadLetter) -> SendResult | None:
+        """Send a dead letter: the original key, value and headers, behind Sieve's headers
+        (reason, detail, source reference). A value too large for the producer's limit is
+        cut to fit, with reason `too_large`. None when the producer still refuses it."""
+        record = letter.record
+        value = record.value
+        original = list(record.headers or [])
+        headers = _reference(letter, letter.reason, letter.detail) + original
+        limit = self._topics.max_request_size_bytes
+        if value is not None and _record_size(record.key, value, headers) > limit:
+            # Measure with the longest detail we will write, then cut the value to the room.
+            detail = _cut_detail(letter, len(value), len(value))
+            fixed = _reference(letter, DeadLetterReason.TOO_LARGE, detail) + original
+            room = max(limit - _record_size(record.key, b"", fixed) - _SIZE_MARGIN_BYTES, 0)
+            value = value[:room]
+            detail = _cut_detail(letter, len(record.value or b""), len(value))
+            headers = _reference(letter, DeadLetterReason.TOO_LARGE, detail) + original
+        try:
+            return self._producer.send(
+                self._topics.dlq_topic, key=record.key, value=value, headers=headers
+            )
+        except KafkaError as exc:
+            error = kafka_error(exc, "producing a dead letter failed")
+            if isinstance(error, RecordTooLarge):
+                return None
+            raise error from exc
+
+
+def _reference(letter: DeadLetter, reason: str, detail: str) -> Headers:
+    record = letter.record
+    return [
+        ("sieve.reason", str(reason).encode()),
+        ("sieve.detail", detail.encode()),
+        ("sieve.source.topic", record.topic.encode()),
+        ("sieve.source.partition", str(record.partition).encode()),
+        ("sieve.source.offset", str(record.offset).encode()),
+    ]
+
+
+def _cut_detail(letter: DeadLetter, original_bytes: int, kept_bytes: int) -> str:
+    """The detail of a cut dead letter: the first reason stays readable."""
+    return (
+        f"value cut from {original_bytes} to {kept_bytes} bytes to fit; "
+        f"{letter.reason}: {letter.detail}"
+    )
+
+
+# A driver's message can quote the offending value: the header keeps its start only.
+_MAX_DETAIL_CHARS = 500
+# Varints in the record header grow with the value's length: a few bytes of slack.
+_SIZE_MARGIN_BYTES = 64
+
+
+def _record_size(
+    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> int:
+    """What kafka-python counts against max_request_size for one record."""
+    return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers)))

@@ -55,12 +55,10 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.label_set import check_active_model_labels
-    from sieve.workers.runtime import open_store, stream_worker
+    from sieve.workers.runtime import serving_store, stream_worker
     from sieve.workers.stream import install_signal_handlers
 
-    engine = open_store(settings)
-    check_active_model_labels(engine, settings.labels_file)
+    engine = serving_store(settings)
     with stream_worker(settings, engine) as worker:
         install_signal_handlers(worker)
         stats = worker.run(max_messages=args.max_messages, idle_timeout_s=args.idle_timeout_s)
@@ -153,11 +151,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.workers.celery_app import app
-    from sieve.workers.label_set import check_active_model_labels
-    from sieve.workers.runtime import open_store
+    from sieve.workers.runtime import serving_store
 
-    engine = open_store(settings)
-    check_active_model_labels(engine, settings.labels_file)
+    engine = serving_store(settings)
     engine.dispose()  # each pool process builds its own (tasks.worker_context)
 
     concurrency = args.concurrency or settings.celery.concurrency

@@ -48,6 +48,7 @@ def make_producer(settings: KafkaSettings, *, linger_ms: int = 5) -> KafkaProduc
             acks="all",
             linger_ms=linger_ms,
             retries=5,
+            max_request_size=settings.max_request_size_bytes,
         )
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
@@ -71,6 +72,10 @@ def ensure_topics(settings: KafkaSettings, partitions: int = 1) -> None:
             )
     except TopicAlreadyExistsError:
         pass  # another process created it between our list and create
+    except KafkaError as exc:
+        raise TransientError(
+            f"cannot create topics on {settings.bootstrap_servers}: {exc}"
+        ) from exc
     finally:
         admin.close()
 

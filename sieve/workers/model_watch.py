@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from sieve.core import metrics
-from sieve.core.errors import ModelNotFound, SieveError
+from sieve.core.errors import ModelNotFound, SieveError, TransientError
 from sieve.models.classifier import FastClassifier
 from sieve.models.families import load_classifier
 from sieve.routing.thresholds import RoutingThresholds
@@ -55,13 +55,18 @@ class ActiveModel:
         now = self._clock()
         if not force and now < self._next_check:
             return False
+        wanted = active_model_version(self._engine)  # TransientError: the caller waits
         self._next_check = now + self._check_interval_s
-        wanted = active_model_version(self._engine)
         if wanted is None or wanted in (self.version, self._refused):
             return False
         try:
             record = get_model_version(self._engine, wanted)
             classifier = self._loader(Path(record.path))
+        except TransientError:
+            # The store is down: the batch waits for it rather than being classified by
+            # the old version (or by none, at start-up).
+            self._next_check = now
+            raise
         except (ModelNotFound, SieveError, OSError) as exc:
             # Keep serving the version we have; the next check tries again.
             logger.error("cannot load model version %s, keeping %s: %s", wanted, self.version, exc)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError as DBInterfaceError
+from sqlalchemy.exc import OperationalError
 
-from sieve.core.errors import ConfigError
+from sieve.core.errors import ConfigError, TransientError
 from sieve.core.settings import Settings
 from sieve.labeler.cache import AnswerCache, RedisAnswerCache
 from sieve.labeler.client import LLMClient, LLMParams
@@ -21,13 +24,14 @@ from sieve.store import migrate
 from sieve.store.engine import make_engine
 from sieve.workers.checkpoint import Checkpoint
 from sieve.workers.coordination import Leases, RedisLeases, StoreAnswerCache, StoreLeases
+from sieve.workers.error_policy import retry_transient
 from sieve.workers.escalation import (
     CeleryEscalationSink,
     EscalationSink,
     StoreEscalationSink,
 )
 from sieve.workers.kafka_clients import ensure_topics, make_consumer, make_producer
-from sieve.workers.label_set import deployment_label_set
+from sieve.workers.label_set import check_active_model_labels, deployment_label_set
 from sieve.workers.labeling import LabelingContext
 from sieve.workers.model_watch import ActiveModel
 from sieve.workers.stream import StreamWorker
@@ -39,15 +43,37 @@ def open_store(settings: Settings) -> Engine:
     """An engine on a migrated schema. The embedded SQLite file is migrated on the spot;
     a shared database must be migrated by `sieve migrate` (one process, not every worker)."""
     url = settings.database_url
-    if make_url(url).get_backend_name() == "sqlite":
-        migrate.upgrade(url)
-    else:
-        have, want = migrate.current(url), migrate.head()
-        if have != want:
-            raise ConfigError(
-                f"database schema is at {have}, code expects {want}: run `sieve migrate`"
-            )
+    try:
+        if make_url(url).get_backend_name() == "sqlite":
+            migrate.upgrade(url)
+        else:
+            have, want = migrate.current(url), migrate.head()
+            if have != want:
+                raise ConfigError(
+                    f"database schema is at {have}, code expects {want}: run `sieve migrate`"
+                )
+    except (OperationalError, DBInterfaceError) as exc:
+        raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
     return make_engine(url, echo=settings.database.echo)
+
+
+def wait_for_store(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> Engine:
+    """open_store, retried for as long as the database is unreachable (a worker started
+    during an outage waits for it instead of exiting)."""
+    return retry_transient(lambda: open_store(settings), "the database", sleep=sleep)
+
+
+def serving_store(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> Engine:
+    """What a serving process (stream or labeling worker) checks before it starts: the
+    store, waited for during an outage, and the active model's labels against the
+    deployment's label set (a mismatch is a one-line PermanentError, not a wait)."""
+    engine = wait_for_store(settings, sleep)
+    retry_transient(
+        lambda: check_active_model_labels(engine, settings.labels_file),
+        "the database",
+        sleep=sleep,
+    )
+    return engine
 
 
 def open_registry(settings: Settings) -> ModelRegistry:
@@ -121,11 +147,16 @@ def labeling_context(settings: Settings) -> LabelingContext:
 
 @contextmanager
 def stream_worker(
-    settings: Settings, engine: Engine, sink: EscalationSink | None = None
+    settings: Settings,
+    engine: Engine,
+    sink: EscalationSink | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[StreamWorker]:
-    ensure_topics(settings.kafka)
-    consumer = make_consumer(settings.kafka)
-    producer = make_producer(settings.kafka)
+    """The stream worker and its Kafka clients; waits for the broker if it is down."""
+    broker = f"the Kafka broker at {settings.kafka.bootstrap_servers}"
+    retry_transient(lambda: ensure_topics(settings.kafka), broker, sleep=sleep)
+    consumer = retry_transient(lambda: make_consumer(settings.kafka), broker, sleep=sleep)
+    producer = retry_transient(lambda: make_producer(settings.kafka), broker, sleep=sleep)
     try:
         yield StreamWorker(
             consumer=consumer,
@@ -144,6 +175,7 @@ def stream_worker(
             kafka=settings.kafka,
             routing=settings.routing,
             limits=settings.stream,
+            sleep=sleep,
         )
     finally:
         producer.close(timeout=10)

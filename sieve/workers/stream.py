@@ -15,6 +15,7 @@ from types import FrameType
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 from sieve.core import metrics
 from sieve.core.errors import TransientError
@@ -22,12 +23,10 @@ from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
 from sieve.routing.thresholds import RecentConfidences, gate_share, share_budget_applies
 from sieve.workers.batch import BatchOutcome, Calibration, process_batch
 from sieve.workers.checkpoint import Checkpoint
+from sieve.workers.error_policy import Backoff, classify, kafka_error
 from sieve.workers.model_watch import ActiveModel
 
 logger = logging.getLogger(__name__)
-
-INITIAL_BACKOFF_S = 1.0
-MAX_BACKOFF_S = 30.0
 
 
 @dataclass
@@ -63,7 +62,7 @@ class StreamWorker:
         self._limits = limits
         self._sleep = sleep
         self._stopping = False
-        self._backoff_s = INITIAL_BACKOFF_S
+        self._backoff = Backoff()
         # Top confidences of recent traffic: the target LLM share's threshold comes from them.
         self._recent = RecentConfidences(routing.recent_window)
         self.stats = RunStats()
@@ -85,7 +84,11 @@ class StreamWorker:
             remaining = None if max_messages is None else max_messages - self.stats.consumed
             if remaining is not None and remaining <= 0:
                 break
-            batch = self._poll(remaining)
+            try:
+                batch = self._poll(remaining)
+            except TransientError as exc:
+                self._wait("the broker", exc)
+                continue
             if not batch:
                 if not self._consumer.assignment():
                     # Still joining the group (or no partition for us): not idle yet.
@@ -98,10 +101,6 @@ class StreamWorker:
                 continue
             last_record = time.monotonic()
             first_record = first_record or last_record
-            # Between batches, right before this one: a version activated while we were
-            # polling classifies the batch that poll returned.
-            if self._model.refresh(force=self.stats.batches == 0):
-                self._restart_window()  # another model: other confidences
             self._handle(batch)
             self.stats.busy_s = time.monotonic() - first_record
         self.stats.elapsed_s = time.monotonic() - started
@@ -113,33 +112,47 @@ class StreamWorker:
             if remaining is None
             else min(remaining, self._kafka.max_batch_size)
         )
-        polled = self._consumer.poll(timeout_ms=self._kafka.poll_timeout_ms, max_records=limit)
+        try:
+            polled = self._consumer.poll(timeout_ms=self._kafka.poll_timeout_ms, max_records=limit)
+        except KafkaError as exc:
+            raise kafka_error(exc, "polling failed") from exc
         return [record for records in polled.values() for record in records]
 
     def _handle(self, batch: list[ConsumerRecord]) -> None:
-        """Process and commit one batch. On a transient error, rewind to the batch's first
-        offsets and back off: the next poll fetches it again, and polling keeps the
-        consumer in its group while the database or broker recovers."""
+        """Process and commit one batch (error_policy.py says what happens on errors). On
+        a transient error, rewind to the batch's first offsets and back off: the next poll
+        fetches it again, and polling keeps the consumer in its group while the database
+        or broker recovers."""
         try:
+            # Between batches, right before this one: a version activated while we were
+            # polling classifies the batch that poll returned.
+            if self._model.refresh(force=self.stats.batches == 0):
+                self._restart_window()  # another model: other confidences
             with metrics.BATCH_SECONDS.time():
                 outcome = process_batch(
                     batch, self._model.classifier, self._routing, self._limits, self._calibration()
                 )
                 self._checkpoint.complete(outcome, _next_offsets(batch))
-        except TransientError as exc:
+        except Exception as exc:
+            error = classify(exc)
+            if not isinstance(error, TransientError):
+                raise
             self.stats.retries += 1
             metrics.BATCH_RETRIES.inc()
             self._rewind(batch)
             if self._stopping:
-                logger.error("batch not committed; it will be redelivered: %s", exc)
+                logger.error("batch not committed; it will be redelivered: %s", error)
                 return
-            logger.warning("batch failed, retrying in %.1fs: %s", self._backoff_s, exc)
-            self._sleep(self._backoff_s)
-            self._backoff_s = min(self._backoff_s * 2, MAX_BACKOFF_S)
+            self._wait("the store and the brokers", error)
             return
-        self._backoff_s = INITIAL_BACKOFF_S
+        self._backoff.reset()
         self._recent.add([row.confidence for row in outcome.predictions])
         self._count(batch, outcome)
+
+    def _wait(self, what: str, exc: Exception) -> None:
+        delay_s = self._backoff.next_delay_s()
+        logger.warning("waiting for %s (%s): retrying in %.1fs", what, exc, delay_s)
+        self._sleep(delay_s)
 
     def _restart_window(self) -> None:
         thresholds = self._model.thresholds

@@ -35,7 +35,7 @@ def test_valid_message_with_optional_fields():
         (b'{"text": "no id"}', "bad_id"),
         (b'{"id": 5, "text": "numeric id"}', "bad_id"),
         (b'{"id": "", "text": "empty id"}', "bad_id"),
-        (b'{"id": "01234567890", "text": "id too long"}', "bad_id"),
+        (b'{"id": "01234567890", "text": "id too long"}', "field_too_long"),
         (b'{"id": "a"}', "bad_text"),
         (b'{"id": "a", "text": null}', "bad_text"),
         (b'{"id": "a", "text": ["list"]}', "bad_text"),

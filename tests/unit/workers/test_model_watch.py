@@ -93,3 +93,35 @@ def test_a_version_with_other_labels_is_refused_and_not_reloaded(sqlite_url):
     clock.now = 2.0
     assert model.refresh() is False and model.version == "ours"
     assert loaded == ["ours", "foreign"]  # refused once, not loaded again at every check
+
+
+class FlakyLoader:
+    """A Loader that fails like an unreachable store the first ``failures`` times."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def __call__(self, path: Path) -> FakeClassifier:
+        from sieve.core.errors import TransientError
+
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("database unavailable: OperationalError")
+        return FakeClassifier(["a"], version=path.name)
+
+
+def test_a_transient_error_propagates_and_the_next_check_retries(sqlite_url):
+    """Not swallowed as "cannot load": the stream worker waits for the store instead of
+    classifying the batch with no model, and the next refresh (not forced) tries again."""
+    import pytest
+
+    from sieve.core.errors import TransientError
+
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    _register(engine, "v1", "/models/v1")
+    activate_model_version(engine, "v1", reason="test")
+    model = ActiveModel(engine, check_interval_s=60.0, loader=FlakyLoader(1), clock=Clock())
+    with pytest.raises(TransientError):
+        model.refresh(force=True)
+    assert model.refresh() is True and model.version == "v1"
