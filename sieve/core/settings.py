@@ -93,6 +93,8 @@ class CelerySettings(_Section):
     visibility_timeout_s: int = Field(3_600, ge=60)
     # Pending escalations older than this are re-enqueued by the drain.
     drain_after_s: float = Field(60.0, ge=0)
+    # Prometheus /metrics of `sieve worker`, its pool processes summed; 0 or None: off.
+    metrics_port: int | None = Field(9102, ge=0, le=65_535)
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> CelerySettings:
@@ -150,6 +152,9 @@ class StreamSettings(_Section):
     # "celery": escalations become label_with_llm tasks; "store": recorded only, drained
     # into tasks later (for a stream worker that runs without the task queue).
     escalation_sink: Literal["celery", "store"] = "celery"
+    # Prometheus /metrics of `sieve stream` (all interfaces, like prometheus-client's
+    # default, so a scraper in another container reaches it); 0 or None: off.
+    metrics_port: int | None = Field(9101, ge=0, le=65_535)
 
 
 class RetrainSettings(_Section):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -55,10 +57,12 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.metrics_http import serve_stream_metrics
     from sieve.workers.runtime import open_store, stream_worker
     from sieve.workers.stream import install_signal_handlers
 
     engine = open_store(settings)
+    serve_stream_metrics(settings.stream.metrics_port, engine)
     with stream_worker(settings, engine) as worker:
         install_signal_handlers(worker)
         stats = worker.run(max_messages=args.max_messages, idle_timeout_s=args.idle_timeout_s)
@@ -134,12 +138,21 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.celery_app import app
+    port = settings.celery.metrics_port
+    with tempfile.TemporaryDirectory(prefix="sieve-metrics-") as metrics_dir:
+        if port:
+            # Before anything imports prometheus_client: the pool processes then write
+            # their values to files in this (fresh) directory, and we serve their sum.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            from sieve.workers.metrics_http import serve_worker_metrics
 
-    concurrency = args.concurrency or settings.celery.concurrency
-    argv = ["worker", f"--concurrency={concurrency}", "-Q", settings.celery.queue]
-    argv += [f"--loglevel={args.log_level or settings.log_level}", "--without-gossip"]
-    app.worker_main(argv)
+            serve_worker_metrics(port, metrics_dir)
+        from sieve.workers.celery_app import app
+
+        concurrency = args.concurrency or settings.celery.concurrency
+        argv = ["worker", f"--concurrency={concurrency}", "-Q", settings.celery.queue]
+        argv += [f"--loglevel={args.log_level or settings.log_level}", "--without-gossip"]
+        app.worker_main(argv)
     return 0
 
 
