@@ -75,15 +75,20 @@ def serve_worker_metrics(port: int | None, directory: str) -> WSGIServer | None:
     per-process files in ``directory`` (PROMETHEUS_MULTIPROC_DIR)."""
     if not port:
         return None
-    worker_process_shutdown.connect(_forget_exited_child, weak=False)
+    worker_process_shutdown.connect(forget_exited_child(directory), weak=False)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)
     return _serve(port, registry, "Celery worker")
 
 
-def _forget_exited_child(pid: int | None = None, **_: object) -> None:
-    if pid is not None:
-        multiprocess.mark_process_dead(pid)
+def forget_exited_child(directory: str) -> Callable[..., None]:
+    """A worker_process_shutdown receiver: drop the exited child's live gauges."""
+
+    def forget(pid: int | None = None, **_: object) -> None:
+        if pid is not None:
+            multiprocess.mark_process_dead(pid, directory)
+
+    return forget
 
 
 def _serve(port: int, registry: CollectorRegistry, role: str) -> WSGIServer | None:

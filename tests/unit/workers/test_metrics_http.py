@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
 from kafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
@@ -20,7 +21,11 @@ from sieve.store.labels import set_escalation_status
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.store.stats import escalation_backlog
 from sieve.workers.labeling import LockBusy, failure_kind
-from sieve.workers.metrics_http import BacklogCollector, serve_stream_metrics
+from sieve.workers.metrics_http import (
+    BacklogCollector,
+    serve_stream_metrics,
+    serve_worker_metrics,
+)
 
 
 def _translated() -> TransientError:
@@ -109,3 +114,21 @@ def test_off_or_a_taken_port_serves_nothing_and_raises_nothing(sqlite_engine) ->
         taken.listen()
         port = int(taken.getsockname()[1])
         assert serve_stream_metrics(port, sqlite_engine, registry=CollectorRegistry()) is None
+
+
+def test_an_exited_pool_process_loses_its_live_gauges_and_keeps_its_counts(tmp_path) -> None:
+    for name in ("gauge_livesum_4242.db", "counter_4242.db", "gauge_livesum_4343.db"):
+        (tmp_path / name).write_bytes(b"")
+    port = _free_port()
+    server = serve_worker_metrics(port, str(tmp_path))
+    assert server is not None
+    try:
+        # What Celery's prefork pool sends as a child exits.
+        worker_process_shutdown.send(sender=None, pid=4242, exitcode=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "counter_4242.db",
+        "gauge_livesum_4343.db",
+    ]
