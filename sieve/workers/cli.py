@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -139,10 +140,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     port = settings.celery.metrics_port
-    with tempfile.TemporaryDirectory(prefix="sieve-metrics-") as metrics_dir:
+    with contextlib.ExitStack() as stack:
         if port:
             # Before anything imports prometheus_client: the pool processes then write
-            # their values to files in this (fresh) directory, and we serve their sum.
+            # their values to files in this fresh directory, and this process serves the sum.
+            metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sieve-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             from sieve.workers.metrics_http import serve_worker_metrics
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import socket
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -132,3 +134,22 @@ def test_an_exited_pool_process_loses_its_live_gauges_and_keeps_its_counts(tmp_p
         "counter_4242.db",
         "gauge_livesum_4343.db",
     ]
+
+
+def test_sieve_imports_no_prometheus_client_before_the_worker_command_runs() -> None:
+    """prometheus-client picks per-process files or memory when first imported: everything
+    `sieve worker` does before it sets PROMETHEUS_MULTIPROC_DIR must leave it unimported."""
+    code = (
+        "import logging, sys\n"
+        "from sieve.workers.cli import build_parser\n"
+        "from sieve.core.logging import log_effective_config, setup_logging\n"
+        "from sieve.core.settings import Settings\n"
+        "build_parser().parse_args(['worker'])\n"
+        "setup_logging('INFO')\n"
+        "log_effective_config(Settings(_env_file=None), logging.getLogger('sieve'))\n"
+        "print('prometheus_client' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "False"
