@@ -168,21 +168,32 @@ def test_stream_and_celery_workers_serve_the_pipeline_metrics_while_running(
 
             worker = _cli(env, "worker", "--concurrency", "2")
             _wait_for(lambda: _labeled(engine, "a-") >= escalated, 240, "the first labels")
+            # A task stores its label row, then marks the escalation labeled: wait for that.
+            # (Only here: in the second run the worker races the stream worker's "enqueued"
+            # update, which can overwrite "labeled"; see test_escalation_status_race.py.)
+            _wait_for(
+                lambda: _value(_scrape(stream_port), "sieve_escalation_backlog") == 0,
+                60,
+                "an empty backlog",
+            )
+            drained = _scrape(stream_port)
             # The same texts again: every LLM answer now comes from the cache.
             lines = [json.dumps({"id": f"b-{r['id']}", "text": r["text"]}).encode() for r in rows]
             produce_lines(producer, kafka.input_topic, lines)
             _wait_for(lambda: consumed() >= 2 * MESSAGES, 120, "the second messages")
             escalated_again = _escalated(engine, "b-")
             _wait_for(lambda: _labeled(engine, "b-") >= escalated_again, 240, "the cached labels")
+            # The last task ends a moment after its label row: wait for its outcome.
+            _wait_for(
+                lambda: (
+                    _value(_scrape(worker_port), "sieve_labelings_total", outcome="cached")
+                    >= len(escalated_again)
+                ),
+                60,
+                "the last task's outcome",
+            )
             truth = sim.stats()
-            # Read while both run: the stream worker's, then the Celery worker's.
-            streamed = _scrape(stream_port)
-            labeled = _scrape(worker_port)
-            while _value(labeled, "sieve_labelings_total", outcome="cached") < len(
-                escalated_again
-            ):  # the last task may be acknowledged a moment after its label row
-                time.sleep(0.3)
-                labeled = _scrape(worker_port)
+            streamed, labeled = _scrape(stream_port), _scrape(worker_port)
         finally:
             for process in (stream, worker):
                 if process is not None and process.poll() is None:
@@ -196,7 +207,7 @@ def test_stream_and_celery_workers_serve_the_pipeline_metrics_while_running(
     assert 0.2 * MESSAGES <= len(escalated) <= 0.4 * MESSAGES
     # The stream worker: what it consumed and routed, batch time, model, backlog.
     assert _value(waiting, "sieve_escalation_backlog") == len(escalated)
-    assert _value(streamed, "sieve_escalation_backlog") == 0
+    assert _value(drained, "sieve_escalation_backlog") == 0
     assert _value(streamed, "sieve_messages_consumed_total") == 2 * MESSAGES
     routed_escalate = sum(
         value
