@@ -1,9 +1,27 @@
-"""Prometheus metrics at fixed points of the pipeline (exposed by entry points that serve HTTP)."""
+"""Prometheus metrics at fixed points of the pipeline; every process serves its own.
+
+Where each family is recorded (one helper per place, nothing scattered):
+
+- stream worker (workers/stream.py): messages consumed, dead-lettered and routed (by route
+  and reason), batch time and retries; the active model version (workers/model_watch.py);
+  the escalation backlog, sampled from the store at scrape time (workers/metrics_http.py).
+- Celery worker: every HTTP call to the LLM (``record_llm_call`` in labeler/client.py:
+  outcome, latency, tokens), cache lookups and cost (labeler/service.py), and each
+  ``label_with_llm`` attempt (``record_labeling`` in workers/tasks.py: outcome, or the
+  kind of failure).
+
+Serving is the entry points' job (workers/metrics_http.py): the values here are plain
+in-process metrics, or per-process files when PROMETHEUS_MULTIPROC_DIR is set before this
+module is first imported (Celery's prefork children; see ``sieve worker``).
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from prometheus_client import Counter, Gauge, Histogram
 
+# --- stream worker -----------------------------------------------------------------------
 MESSAGES_CONSUMED = Counter("sieve_messages_consumed_total", "Records polled from the input topic")
 MESSAGES_DEAD_LETTERED = Counter(
     "sieve_messages_dead_lettered_total", "Records sent to the DLQ", ["reason"]
@@ -12,3 +30,73 @@ MESSAGES_ROUTED = Counter("sieve_messages_routed_total", "Routing decisions", ["
 BATCH_SECONDS = Histogram("sieve_batch_seconds", "Time to process and commit one batch")
 BATCH_RETRIES = Counter("sieve_batch_retries_total", "Batches retried after a transient error")
 ACTIVE_MODEL = Gauge("sieve_active_model_info", "The active model version", ["version"])
+
+# --- LLM path (Celery worker processes) ----------------------------------------------------
+LLM_CALLS = Counter(
+    "sieve_llm_calls_total", "HTTP calls to the LLM endpoint, by outcome", ["outcome"]
+)
+# An LLM answers in a fraction of a second to tens of seconds: the default buckets stop at 10 s.
+LLM_CALL_SECONDS = Histogram(
+    "sieve_llm_call_seconds",
+    "Latency of one HTTP call to the LLM endpoint, failures included",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0),
+)
+LLM_TOKENS = Counter("sieve_llm_tokens_total", "Tokens the LLM endpoint reported", ["direction"])
+LLM_COST_USD = Counter("sieve_llm_cost_usd_total", "What LLM answers cost, USD (price table)")
+LLM_CACHE_LOOKUPS = Counter(
+    "sieve_llm_cache_lookups_total", "Answer cache lookups before an LLM call", ["result"]
+)
+LABELINGS = Counter(
+    "sieve_labelings_total", "label_with_llm tasks finished, by outcome", ["outcome"]
+)
+LABELING_FAILURES = Counter(
+    "sieve_labeling_failures_total",
+    "label_with_llm attempts that failed (retried or final), by kind",
+    ["kind"],
+)
+
+# The escalation backlog is a gauge sampled at scrape time (workers/metrics_http.py).
+ESCALATION_BACKLOG_NAME = "sieve_escalation_backlog"
+ESCALATION_BACKLOG_HELP = "Escalations not labeled yet (pending or enqueued), from the store"
+
+LLM_CALL_OK = "ok"
+
+
+class TokenDirection(StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+class CacheResult(StrEnum):
+    HIT = "hit"
+    MISS = "miss"
+
+
+def record_llm_call(
+    outcome: str, latency_s: float, *, tokens_in: int = 0, tokens_out: int = 0
+) -> None:
+    """One HTTP call to the LLM: ``outcome`` is ``LLM_CALL_OK`` or an LLMFailure value."""
+    LLM_CALLS.labels(outcome).inc()
+    LLM_CALL_SECONDS.observe(latency_s)
+    if tokens_in:
+        LLM_TOKENS.labels(TokenDirection.INPUT.value).inc(tokens_in)
+    if tokens_out:
+        LLM_TOKENS.labels(TokenDirection.OUTPUT.value).inc(tokens_out)
+
+
+def record_cache_lookup(*, hit: bool) -> None:
+    LLM_CACHE_LOOKUPS.labels((CacheResult.HIT if hit else CacheResult.MISS).value).inc()
+
+
+def record_llm_cost(cost_usd: float) -> None:
+    if cost_usd > 0:
+        LLM_COST_USD.inc(cost_usd)
+
+
+def record_labeling(*, outcome: str | None = None, failure: str | None = None) -> None:
+    """One label_with_llm attempt: its final ``outcome``, a ``failure`` kind, or both (a
+    failure that ends the task, e.g. retries exhausted)."""
+    if failure is not None:
+        LABELING_FAILURES.labels(failure).inc()
+    if outcome is not None:
+        LABELINGS.labels(outcome).inc()

@@ -101,6 +101,8 @@ class CelerySettings(_Section):
     # (their task was lost). Above time_limit_s, so a task still running gets no twin;
     # a twin that slips through is harmless (tasks are idempotent).
     requeue_enqueued_after_s: float = Field(900.0, gt=0)
+    # Prometheus /metrics of `sieve worker`, its pool processes summed; 0 or None: off.
+    metrics_port: int | None = Field(9102, ge=0, le=65_535)
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> CelerySettings:
@@ -183,6 +185,9 @@ class StreamSettings(_Section):
     # "celery": escalations become label_with_llm tasks; "store": recorded only, drained
     # into tasks later (for a stream worker that runs without the task queue).
     escalation_sink: Literal["celery", "store"] = "celery"
+    # Prometheus /metrics of `sieve stream` (all interfaces, like prometheus-client's
+    # default, so a scraper in another container reaches it); 0 or None: off.
+    metrics_port: int | None = Field(9101, ge=0, le=65_535)
 
 
 class RetrainSettings(_Section):

@@ -29,6 +29,7 @@ from typing import Any, cast
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
+from sieve.core import metrics
 from sieve.core.errors import ConfigError, PermanentError, TransientError
 from sieve.core.settings import LLMSettings
 from sieve.labeler.answer import LLMAnswer
@@ -141,8 +142,7 @@ class LLMClient:
         started = time.perf_counter()
         tokens_in = tokens_out = 0
         for call in range(1, self.corrective_retries + 2):
-            completion = self._complete(messages, params)
-            raw, usage_in, usage_out, response_model = _read(completion)
+            raw, usage_in, usage_out, response_model = self._call(messages, params)
             tokens_in, tokens_out = tokens_in + usage_in, tokens_out + usage_out
             try:
                 parsed = parse_answer(raw, labels)
@@ -172,6 +172,22 @@ class LLMClient:
         raise LabelOutsideSet(
             failure.reason, failure.raw_answer, tokens_in=tokens_in, tokens_out=tokens_out
         ) from failure
+
+    def _call(self, messages: list[ChatMessage], params: LLMParams) -> tuple[str, int, int, str]:
+        """One HTTP call, read; the one place LLM calls are counted and timed."""
+        started = time.perf_counter()
+        try:
+            raw, tokens_in, tokens_out, response_model = _read(self._complete(messages, params))
+        except (TransientLLMError, PermanentLLMError) as exc:
+            metrics.record_llm_call(exc.failure.value, time.perf_counter() - started)
+            raise
+        metrics.record_llm_call(
+            metrics.LLM_CALL_OK,
+            time.perf_counter() - started,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+        )
+        return raw, tokens_in, tokens_out, response_model
 
     def _complete(self, messages: list[ChatMessage], params: LLMParams) -> ChatCompletion:
         options: dict[str, Any] = {"temperature": params.temperature}

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sieve.core import metrics
 from sieve.labeler.answer import LLMAnswer
 from sieve.labeler.cache import AnswerCache, cache_key
 from sieve.labeler.client import LLMClient, LLMParams
@@ -49,6 +50,7 @@ def label_message(
     params = params or client.params
     key = cache_key(text, prompt.version_id, client.model, params.canonical_json(), labels)
     hit = cache.get(key)
+    metrics.record_cache_lookup(hit=hit is not None and hit.label in labels)
     if hit is not None and hit.label in labels:
         logger.debug("cache hit %s (%s)", key[:12], prompt.version_id)
         return LabelResult(answer=hit, cached=True, cost_usd=0.0, cache_key=key)
@@ -57,4 +59,5 @@ def label_message(
     answer = client.label(text, prompt, labels, params)
     cache.put(key, answer)
     cost = cost_usd(answer.model, answer.tokens_in, answer.tokens_out, prices)
+    metrics.record_llm_cost(cost)
     return LabelResult(answer=answer, cached=False, cost_usd=cost, cache_key=key)

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sieve.routing.policy import Route
 from sieve.store.labels import FAILED, cost_totals
 from sieve.store.repository import active_model_version
-from sieve.store.tables import labels, messages, predictions
+from sieve.store.tables import escalations, labels, messages, predictions
 
 WINDOW_HOURS = 24
 
@@ -74,6 +74,17 @@ def store_stats(engine: Engine, *, now: datetime | None = None) -> StoreStats:
 def messages_total(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
+
+
+# Escalations still waiting for their LLM label: recorded, or handed to the task queue.
+BACKLOG_STATUSES = ("pending", "enqueued")
+
+
+def escalation_backlog(engine: Engine) -> int:
+    """Escalations not labeled yet (failed ones are not waiting: `sieve requeue` them)."""
+    query = select(func.count()).where(escalations.c.status.in_(BACKLOG_STATUSES))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def escalation_by_hour(

@@ -1,6 +1,7 @@
 """The Celery app: Redis (or any Kombu) broker, late acks, one task at a time per process.
 
-Start a worker with `sieve worker` (or `celery -A sieve.workers.celery_app worker`).
+Start a worker with `sieve worker` (or `celery -A sieve.workers.celery_app worker`, which
+serves no metrics: `sieve worker` prepares prometheus-client's multiprocess mode first).
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -55,10 +58,12 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.workers.metrics_http import serve_stream_metrics
     from sieve.workers.runtime import serving_store, stream_worker
     from sieve.workers.stream import install_signal_handlers
 
     engine = serving_store(settings)
+    serve_stream_metrics(settings.stream.metrics_port, engine)
     with stream_worker(settings, engine) as worker:
         install_signal_handlers(worker)
         stats = worker.run(max_messages=args.max_messages, idle_timeout_s=args.idle_timeout_s)
@@ -150,16 +155,25 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.celery_app import app
-    from sieve.workers.runtime import serving_store
+    port = settings.celery.metrics_port
+    with contextlib.ExitStack() as stack:
+        if port:
+            # Before anything imports prometheus_client: the pool processes then write
+            # their values to files in this fresh directory, and this process serves the sum.
+            metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sieve-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            from sieve.workers.metrics_http import serve_worker_metrics
 
-    engine = serving_store(settings)
-    engine.dispose()  # each pool process builds its own (tasks.worker_context)
+            serve_worker_metrics(port, metrics_dir)
+        from sieve.workers.celery_app import app
+        from sieve.workers.runtime import serving_store
 
-    concurrency = args.concurrency or settings.celery.concurrency
-    argv = ["worker", f"--concurrency={concurrency}", "-Q", settings.celery.queue]
-    argv += [f"--loglevel={args.log_level or settings.log_level}", "--without-gossip"]
-    app.worker_main(argv)
+        serving_store(settings).dispose()  # each pool process builds its own engine
+
+        concurrency = args.concurrency or settings.celery.concurrency
+        argv = ["worker", f"--concurrency={concurrency}", "-Q", settings.celery.queue]
+        argv += [f"--loglevel={args.log_level or settings.log_level}", "--without-gossip"]
+        app.worker_main(argv)
     return 0
 
 

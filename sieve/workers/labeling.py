@@ -19,15 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from celery.exceptions import SoftTimeLimitExceeded
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from sieve.core import metrics
 from sieve.core.errors import PermanentError, TransientError
 from sieve.core.events import LabelEvent, LabelSource
-from sieve.labeler.cache import AnswerCache
-from sieve.labeler.client import LLMClient
+from sieve.labeler.cache import AnswerCache, CacheUnavailable
+from sieve.labeler.client import LLMClient, PermanentLLMError, TransientLLMError
 from sieve.labeler.cost import PriceTable
+from sieve.labeler.parsing import LabelOutsideSet
 from sieve.labeler.prompts import PromptTemplate
 from sieve.labeler.service import LabelResult, label_message
 from sieve.store.labels import (
@@ -56,8 +60,46 @@ class Outcome(StrEnum):
     UNKNOWN_MESSAGE = "unknown_message"
 
 
+class FailureKind(StrEnum):
+    """Why a labeling attempt failed, besides the LLM call's own LLMFailure kinds."""
+
+    OUTSIDE_LABEL_SET = "outside_label_set"
+    LOCK_BUSY = "lock_busy"
+    CACHE = "cache"
+    DATABASE = "database"
+    KAFKA = "kafka"
+    TIME_LIMIT = "time_limit"
+    TRANSIENT = "transient"  # another TransientError
+    OTHER = "other"
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The metrics label of a failed attempt, by exception type (never by message text)."""
+    if isinstance(exc, TransientLLMError | PermanentLLMError):
+        return exc.failure.value
+    for kinds, kind in _FAILURE_KINDS:
+        if isinstance(exc, kinds):
+            return kind.value
+    # A translated error (`raise TransientError(...) from KafkaError`): its cause tells more.
+    if exc.__cause__ is not None:
+        cause = failure_kind(exc.__cause__)
+        if cause != FailureKind.OTHER:
+            return cause
+    return (FailureKind.TRANSIENT if isinstance(exc, TransientError) else FailureKind.OTHER).value
+
+
 class LockBusy(TransientError):
     """Another task is labeling the same text right now: retry shortly."""
+
+
+_FAILURE_KINDS: tuple[tuple[type[BaseException], FailureKind], ...] = (
+    (LabelOutsideSet, FailureKind.OUTSIDE_LABEL_SET),
+    (LockBusy, FailureKind.LOCK_BUSY),
+    (CacheUnavailable, FailureKind.CACHE),
+    (OperationalError, FailureKind.DATABASE),
+    (KafkaError, FailureKind.KAFKA),
+    (SoftTimeLimitExceeded, FailureKind.TIME_LIMIT),
+)
 
 
 @dataclass
@@ -104,6 +146,7 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
             prices=ctx.prices,
         )
     except PermanentError as exc:
+        metrics.record_labeling(failure=failure_kind(exc))
         record_failure(ctx, message_id, f"{type(exc).__name__}: {exc}")
         return Outcome.FAILED
     finally:

@@ -10,11 +10,19 @@ from celery.signals import worker_process_init
 from kafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
 
+from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.labeler.client import backoff_s
 from sieve.workers.celery_app import app
-from sieve.workers.labeling import LabelingContext, LockBusy, label_escalated, record_failure
+from sieve.workers.labeling import (
+    LabelingContext,
+    LockBusy,
+    Outcome,
+    failure_kind,
+    label_escalated,
+    record_failure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +60,22 @@ def label_with_llm(self: Task, message_id: str) -> str:
     ctx = worker_context()
     llm = worker_settings().llm
     try:
-        return label_escalated(ctx, message_id).value
+        outcome = label_escalated(ctx, message_id)
     except (TransientError, OperationalError, KafkaError, SoftTimeLimitExceeded) as exc:
         attempt = self.request.retries
+        metrics.record_labeling(failure=failure_kind(exc))
         if isinstance(exc, LockBusy):
             raise self.retry(exc=exc, countdown=LOCK_BUSY_COUNTDOWN_S) from exc
         if attempt + 1 >= llm.max_attempts:
             record_failure(ctx, message_id, f"retries exhausted after {attempt + 1}: {exc}")
-            return "failed"
+            metrics.record_labeling(outcome=Outcome.FAILED.value)
+            return Outcome.FAILED.value
         retry_after_s = getattr(exc, "retry_after_s", None)
         countdown_s = backoff_s(attempt, llm.retry_base_s, llm.retry_cap_s, retry_after_s)
         logger.info("%s: %s; retry %d in %.1fs", message_id, exc, attempt + 1, countdown_s)
         raise self.retry(exc=exc, countdown=countdown_s) from exc
+    metrics.record_labeling(outcome=outcome.value)
+    return outcome.value
 
 
 @app.task(name="sieve.drain_escalations")
