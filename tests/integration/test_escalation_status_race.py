@@ -3,13 +3,12 @@ states work: CeleryEscalationSink.enqueue publishes its tasks one by one, then m
 escalation `enqueued`. A worker that labels a message in between (a cache hit takes
 milliseconds) has its `labeled` overwritten: the escalation stays in the backlog, and in
 `sieve requeue --stuck-after-s`, for good. Seen in test_metrics_endpoints.py's second run.
-Strict xfail: when the order is fixed this test passes and the marker must go."""
+Fixed by forward-only escalation states: the UPDATE to `enqueued` skips a `labeled` row."""
 
 from __future__ import annotations
 
 import uuid
 
-import pytest
 from sqlalchemy import Engine, select
 
 from sieve.store.labels import set_escalation_status
@@ -43,7 +42,6 @@ def _status(engine: Engine, message_id: str) -> str:
         return str(conn.execute(query).scalar_one())
 
 
-@pytest.mark.xfail(strict=True, reason="enqueue overwrites a label that landed first")
 def test_a_label_that_lands_while_the_sink_enqueues_stays_labeled(
     sqlite_engine: Engine, redis_prefix: str
 ) -> None:
