@@ -103,13 +103,27 @@ def redis_prefix() -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture(scope="session")
-def encoder_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One exported int8 MiniLM encoder (and embedding cache) for the whole session: the
-    export takes ~30 s. SIEVE_TEST_ENCODER_CACHE names a folder to reuse across sessions."""
-    from sieve.models.families.minilm.encoder import cached_encoder
-
+@pytest.fixture(scope="session", autouse=True)
+def shared_encoder_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder for the int8 MiniLM encoder (exported on first use, ~30 s) and its
+    embedding cache, for the whole session and every process a test starts (through
+    SIEVE_MODELS__ENCODER_CACHE_DIR). SIEVE_TEST_ENCODER_CACHE names a folder to reuse
+    across sessions."""
     override = os.environ.get("SIEVE_TEST_ENCODER_CACHE")
     path = Path(override) if override else tmp_path_factory.mktemp("encoders")
-    cached_encoder(path)
-    return path
+    saved = os.environ.get("SIEVE_MODELS__ENCODER_CACHE_DIR")
+    os.environ["SIEVE_MODELS__ENCODER_CACHE_DIR"] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop("SIEVE_MODELS__ENCODER_CACHE_DIR", None)
+    else:
+        os.environ["SIEVE_MODELS__ENCODER_CACHE_DIR"] = saved
+
+
+@pytest.fixture(scope="session")
+def encoder_cache_dir(shared_encoder_folder: Path) -> Path:
+    """The shared folder with the encoder exported."""
+    from sieve.models.families.minilm.encoder import cached_encoder
+
+    cached_encoder(shared_encoder_folder)
+    return shared_encoder_folder

@@ -119,8 +119,10 @@ class ModelsSettings(_Section):
     # None: <data_dir>/models
     dir: Path | None = None
     # The student family new models are trained with (sieve.models.families.Family);
-    # a stored model is always loaded with the family its meta.json names.
-    family: Literal["ngram", "minilm"] = "ngram"
+    # a stored model is always loaded with the family its meta.json names. MiniLM by
+    # default: on the Banking77 cascade it sent 10% of the test phase to the LLM at 88.7%
+    # accuracy where the n-gram student sent 42% at 85.2% (bench/RESULTS.md).
+    family: Literal["ngram", "minilm"] = "minilm"
     # Derived files shared by every version (the exported MiniLM encoder, embeddings of
     # texts seen before). None: <models dir>/.encoders
     encoder_cache_dir: Path | None = None
