@@ -46,6 +46,9 @@ def test_demo_on_another_dataset_uses_its_labels(tmp_path: Path) -> None:
     gold |= _write(data / "test.jsonl", per_label=10, offset=1000)
     env = {key: value for key, value in os.environ.items() if not key.startswith("SIEVE_")}
     env["SIEVE_DATA_DIR"] = str(tmp_path / "run")
+    # Not a label setting: the session's exported MiniLM encoder, so the demo (default
+    # family minilm) does not export its own.
+    env["SIEVE_MODELS__ENCODER_CACHE_DIR"] = os.environ["SIEVE_MODELS__ENCODER_CACHE_DIR"]
     demo = subprocess.run(
         [
             *(sys.executable, "-m", "sieve.workers.cli", "demo"),
