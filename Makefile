@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services test test-unit lint demo bench clean
+.PHONY: help install services test test-unit lint demo bench bench-cascade clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ demo: install ## stream Banking77 through the pipeline on embedded defaults
 bench: install ## classify and stream benchmarks (print figures)
 	$(BIN)/sieve bench classify --data data/banking77/train.jsonl
 	$(BIN)/sieve bench stream --data data/banking77/train.jsonl --messages 20000
+
+bench-cascade: install ## the cascade for both student families (~40 min; appends to bench/RESULTS.md)
+	$(BIN)/sieve bench cascade --data-dir data/banking77
 
 clean: ## remove the virtual environment and local state
 	rm -rf $(VENV) .sieve .pytest_cache .mypy_cache .ruff_cache
