@@ -85,7 +85,13 @@ def run_variant(
     chunk_size: int,
 ) -> VariantResult:
     print(f"\n== {family} / {variant.name}: {len(variant.items)} messages", flush=True)
-    overrides = {"SIEVE_MODELS__FAMILY": family, **variant.overrides}
+    # One exported encoder and embedding cache for every run (results do not depend on it).
+    encoders = settings.models.encoder_cache_dir or (settings.data_dir / "encoders").resolve()
+    overrides = {
+        "SIEVE_MODELS__FAMILY": family,
+        "SIEVE_MODELS__ENCODER_CACHE_DIR": str(encoders),
+        **variant.overrides,
+    }
     gold_file = None
     if variant.gold:
         gold_file = work_dir / "gold.jsonl"
