@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -129,3 +130,25 @@ def read_topic(kafka: KafkaSettings, topic: str) -> list:
         return records
     finally:
         consumer.close(autocommit=False)
+
+
+def stream_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `sieve stream` subprocess run on ``settings``: this process's
+    environment, the store, the topics and the test-friendly group timings; ``extra``:
+    more settings, named without the SIEVE_ prefix (``KAFKA__MAX_BATCH_SIZE="25"``)."""
+    kafka = settings.kafka
+    return {
+        **os.environ,
+        "SIEVE_DATABASE__URL": settings.database_url,
+        "SIEVE_STREAM__ESCALATION_SINK": "store",
+        "SIEVE_DATA_DIR": str(settings.data_dir),
+        "SIEVE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "SIEVE_KAFKA__INPUT_TOPIC": kafka.input_topic,
+        "SIEVE_KAFKA__LABELS_TOPIC": kafka.labels_topic,
+        "SIEVE_KAFKA__DLQ_TOPIC": kafka.dlq_topic,
+        "SIEVE_KAFKA__GROUP_ID": kafka.group_id,
+        "SIEVE_KAFKA__SESSION_TIMEOUT_MS": str(kafka.session_timeout_ms),
+        "SIEVE_KAFKA__HEARTBEAT_INTERVAL_MS": str(kafka.heartbeat_interval_ms),
+        "SIEVE_KAFKA__POLL_TIMEOUT_MS": str(kafka.poll_timeout_ms),
+        **{f"SIEVE_{name}": value for name, value in extra.items()},
+    }

@@ -18,7 +18,7 @@ from sieve.store.tables import messages, predictions
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines, read_lines
 from tests.conftest import BANKING77
-from tests.integration.conftest import activate, read_topic
+from tests.integration.conftest import activate, read_topic, stream_env
 
 MALFORMED = [
     b"{not json",
@@ -66,21 +66,10 @@ def test_sigkill_midway_then_restart_loses_and_duplicates_nothing(settings, mode
         for i, line in enumerate(read_lines(BANKING77 / "train.jsonl")[:2000])
     ]
     kafka = settings.kafka
-    env = {
-        **os.environ,
-        "SIEVE_DATABASE__URL": settings.database_url,
-        "SIEVE_STREAM__ESCALATION_SINK": "store",
-        "SIEVE_DATA_DIR": str(settings.data_dir),
-        "SIEVE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "SIEVE_KAFKA__INPUT_TOPIC": kafka.input_topic,
-        "SIEVE_KAFKA__LABELS_TOPIC": kafka.labels_topic,
-        "SIEVE_KAFKA__DLQ_TOPIC": kafka.dlq_topic,
-        "SIEVE_KAFKA__GROUP_ID": kafka.group_id,
-        "SIEVE_KAFKA__SESSION_TIMEOUT_MS": str(kafka.session_timeout_ms),
-        "SIEVE_KAFKA__HEARTBEAT_INTERVAL_MS": str(kafka.heartbeat_interval_ms),
-        "SIEVE_KAFKA__POLL_TIMEOUT_MS": str(kafka.poll_timeout_ms),
-        "SIEVE_KAFKA__MAX_BATCH_SIZE": "25",  # many small commits: the kill lands between two
-    }
+    env = stream_env(
+        settings,
+        KAFKA__MAX_BATCH_SIZE="25",  # many small commits: the kill lands between two
+    )
     ensure_topics(kafka)
     producer = make_producer(kafka)
     # First half, malformed messages mixed in; the second half only after the kill.

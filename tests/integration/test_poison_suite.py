@@ -6,7 +6,6 @@ exits on any of them."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -17,7 +16,7 @@ from sieve.core.events import LabelEvent
 from sieve.store.engine import make_engine
 from sieve.store.tables import MESSAGE_FIELD_CHARS, messages, predictions
 from sieve.workers.kafka_clients import ensure_topics, make_producer
-from tests.integration.conftest import activate, read_topic
+from tests.integration.conftest import activate, read_topic, stream_env
 
 MAX_REQUEST_BYTES = 100_000  # the worker's producer limit in this test
 
@@ -104,22 +103,11 @@ def test_poison_suite(settings, model_factory):
     producer.flush()
     producer.close()
 
-    env = {
-        **os.environ,
-        "SIEVE_DATABASE__URL": settings.database_url,
-        "SIEVE_STREAM__ESCALATION_SINK": "store",
-        "SIEVE_DATA_DIR": str(settings.data_dir),
-        "SIEVE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "SIEVE_KAFKA__INPUT_TOPIC": kafka.input_topic,
-        "SIEVE_KAFKA__LABELS_TOPIC": kafka.labels_topic,
-        "SIEVE_KAFKA__DLQ_TOPIC": kafka.dlq_topic,
-        "SIEVE_KAFKA__GROUP_ID": kafka.group_id,
-        "SIEVE_KAFKA__SESSION_TIMEOUT_MS": str(kafka.session_timeout_ms),
-        "SIEVE_KAFKA__HEARTBEAT_INTERVAL_MS": str(kafka.heartbeat_interval_ms),
-        "SIEVE_KAFKA__POLL_TIMEOUT_MS": str(kafka.poll_timeout_ms),
-        "SIEVE_KAFKA__MAX_BATCH_SIZE": "50",
-        "SIEVE_KAFKA__MAX_REQUEST_SIZE_BYTES": str(MAX_REQUEST_BYTES),
-    }
+    env = stream_env(
+        settings,
+        KAFKA__MAX_BATCH_SIZE="50",
+        KAFKA__MAX_REQUEST_SIZE_BYTES=str(MAX_REQUEST_BYTES),
+    )
     worker = _stream(env)
     _, stderr = worker.communicate(timeout=300)
     assert worker.returncode == 0, stderr.decode()[-3000:]

@@ -5,7 +5,6 @@ is consumed and committed to its end."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from sieve.store.tables import messages, predictions
 from sieve.workers.kafka_clients import ensure_topics, make_producer
 from sieve.workers.produce import produce_lines, read_lines
 from tests.conftest import BANKING77
-from tests.integration.conftest import activate
+from tests.integration.conftest import activate, stream_env
 
 PARTITIONS = 4
 MESSAGES = 2000
@@ -99,21 +98,10 @@ def test_two_workers_share_four_partitions_through_a_sigkill(settings, model_fac
         json.dumps({"id": f"scale-{i}", "text": json.loads(line)["text"]}).encode()
         for i, line in enumerate(read_lines(BANKING77 / "train.jsonl")[:MESSAGES])
     ]
-    env = {
-        **os.environ,
-        "SIEVE_DATABASE__URL": settings.database_url,
-        "SIEVE_STREAM__ESCALATION_SINK": "store",
-        "SIEVE_DATA_DIR": str(settings.data_dir),
-        "SIEVE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "SIEVE_KAFKA__INPUT_TOPIC": kafka.input_topic,
-        "SIEVE_KAFKA__LABELS_TOPIC": kafka.labels_topic,
-        "SIEVE_KAFKA__DLQ_TOPIC": kafka.dlq_topic,
-        "SIEVE_KAFKA__GROUP_ID": kafka.group_id,
-        "SIEVE_KAFKA__SESSION_TIMEOUT_MS": str(kafka.session_timeout_ms),
-        "SIEVE_KAFKA__HEARTBEAT_INTERVAL_MS": str(kafka.heartbeat_interval_ms),
-        "SIEVE_KAFKA__POLL_TIMEOUT_MS": str(kafka.poll_timeout_ms),
-        "SIEVE_KAFKA__MAX_BATCH_SIZE": "25",  # many small commits: the kill lands between two
-    }
+    env = stream_env(
+        settings,
+        KAFKA__MAX_BATCH_SIZE="25",  # many small commits: the kill lands between two
+    )
     producer = make_producer(kafka)
     engine = make_engine(settings.database_url)
     topic = kafka.input_topic
