@@ -152,6 +152,26 @@ def share_budget_applies(
     return known is not None and known >= share_after_labels
 
 
+def swap_window(
+    kept_confidences: np.ndarray, escalated_count: int, slice_quantiles: Sequence[float]
+) -> np.ndarray:
+    """What a newly swapped-in model's share window starts from: its confidences on the
+    latest traffic, each part scored out of sample. The recent messages the previous
+    model kept were never labeled, so the new model scores them fresh; the ones it
+    escalated were labeled by the LLM and may be in the new model's training data, so
+    they are stood in for by as many values spread over the model's held-out slice (the
+    escalated kind of message, never trained on). Rescoring all recent texts sent 18-20%
+    to the LLM for a 15% target (in-sample texts score high); the slice alone, 9-10%."""
+    kept = np.asarray(kept_confidences, dtype=np.float64).ravel()
+    if escalated_count <= 0 or len(slice_quantiles) == 0:
+        return kept
+    levels = np.linspace(0.0, 1.0, len(slice_quantiles))
+    stand_ins = np.interp(
+        (np.arange(escalated_count) + 0.5) / escalated_count, levels, np.sort(slice_quantiles)
+    )
+    return np.concatenate([kept, stand_ins])
+
+
 class RecentConfidences:
     """A fixed-capacity ring of the latest top confidences, for the share threshold.
 

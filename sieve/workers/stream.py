@@ -21,7 +21,12 @@ from kafka.errors import KafkaError
 from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
-from sieve.routing.thresholds import RecentConfidences, gate_share, share_budget_applies
+from sieve.routing.thresholds import (
+    RecentConfidences,
+    gate_share,
+    share_budget_applies,
+    swap_window,
+)
 from sieve.workers.batch import BatchOutcome, Calibration, process_batch
 from sieve.workers.checkpoint import Checkpoint
 from sieve.workers.error_policy import Backoff, classify, kafka_error
@@ -71,7 +76,7 @@ class StreamWorker:
         # Top confidences of recent traffic: the target LLM share's threshold comes from them.
         self._recent = RecentConfidences(routing.recent_window)
         # The latest texts, rescored by a newly swapped-in model when a share is targeted.
-        self._recent_texts: deque[str] = deque(maxlen=RESCORED_TEXTS)
+        self._recent_texts: deque[tuple[str, bool]] = deque(maxlen=RESCORED_TEXTS)
         self.stats = RunStats()
 
     @property
@@ -154,7 +159,8 @@ class StreamWorker:
             return
         self._backoff.reset()
         self._recent.add([row.confidence for row in outcome.predictions])
-        self._recent_texts.extend(message.text for message in outcome.messages)
+        escalated = {row.message_id for row in outcome.escalations}
+        self._recent_texts.extend((m.text, m.id in escalated) for m in outcome.messages)
         self._count(batch, outcome)
 
     def _wait(self, what: str, exc: Exception) -> None:
@@ -163,19 +169,19 @@ class StreamWorker:
         self._sleep(delay_s)
 
     def _restart_window(self) -> None:
-        """Another model: other confidences. With a target share, the new model scores the
-        latest traffic again, so the share threshold holds from its first batch. Without
-        recent traffic (start-up), the window starts from the confidences on its held-out
-        slice; those are the escalated, harder messages, and a share taken over them sent
-        9-10% to the LLM after each swap where 15% was asked (`sieve bench cascade`)."""
-        classifier = self._model.classifier
-        if self._routing.target_llm_share is not None and classifier and self._recent_texts:
-            probabilities = classifier.predict_proba(list(self._recent_texts))
-            self._recent.clear()
-            self._recent.add(probabilities.max(axis=1))
-            return
-        thresholds = self._model.thresholds
+        """Another model: other confidences. With a target share, the window starts from
+        the new model's out-of-sample view of the latest traffic (routing.thresholds.
+        swap_window), so the share holds from its first batch. Without recent traffic
+        (start-up), from the confidences on its held-out slice."""
+        classifier, thresholds = self._model.classifier, self._model.thresholds
         quantiles = thresholds.confidence_quantiles if thresholds is not None else ()
+        kept = [text for text, escalated in self._recent_texts if not escalated]
+        if self._routing.target_llm_share is not None and classifier is not None and kept:
+            confidences = classifier.predict_proba(kept).max(axis=1)
+            escalated = len(self._recent_texts) - len(kept)
+            self._recent.clear()
+            self._recent.add(swap_window(confidences, escalated, quantiles))
+            return
         self._recent.warm_start(quantiles, self._routing.min_share_samples)
 
     def _calibration(self) -> Calibration:

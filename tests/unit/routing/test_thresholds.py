@@ -14,6 +14,7 @@ from sieve.routing.thresholds import (
     per_label_thresholds,
     precision_threshold,
     share_budget_applies,
+    swap_window,
     threshold_for_share,
 )
 
@@ -275,3 +276,11 @@ def _trained_on(count: int | None) -> RoutingThresholds:
 )
 def test_the_share_budget_waits_for_a_warm_model(share, thresholds, after, applies):
     assert share_budget_applies(share, thresholds, after) is applies
+
+
+def test_a_swap_window_mixes_fresh_scores_with_slice_stand_ins():
+    kept = np.array([0.9, 0.8])
+    mixed = swap_window(kept, 2, np.linspace(0.0, 0.4, 5))
+    np.testing.assert_allclose(mixed, [0.9, 0.8, 0.1, 0.3])
+    np.testing.assert_allclose(swap_window(kept, 0, (0.1,)), kept)
+    np.testing.assert_allclose(swap_window(kept, 3, ()), kept)  # an older model: no slice

@@ -42,7 +42,7 @@ def model() -> SwappedModel:
 def test_the_new_model_rescores_recent_traffic_for_the_share_threshold():
     swapped = model()
     stream = worker(0.15, swapped)
-    stream._recent_texts.extend(TEXTS)
+    stream._recent_texts.extend((text, False) for text in TEXTS)
     stream._restart_window()
     assert swapped.classifier.calls == [TEXTS]
     threshold = stream._recent.threshold_for_share(0.15, min_samples=200)
@@ -50,11 +50,24 @@ def test_the_new_model_rescores_recent_traffic_for_the_share_threshold():
     assert threshold == np.float32(0.5 + 60 / 800)
 
 
+def test_escalated_recent_texts_are_stood_in_for_by_the_held_out_slice():
+    """They may be in the new model's training data: not rescored."""
+    swapped = model()
+    stream = worker(0.15, swapped)
+    stream._recent_texts.extend((text, i >= 300) for i, text in enumerate(TEXTS))
+    stream._restart_window()
+    assert swapped.classifier.calls == [TEXTS[:300]]
+    values = stream._recent.values()
+    assert len(values) == 400
+    # 100 stand-ins spread over the slice's [0.1, 0.6]: 80 below 0.5, where no fresh score is
+    assert (values < 0.5).sum() == 80
+
+
 def test_without_a_target_share_or_recent_traffic_the_slice_quantiles_are_used():
     for share, texts in ((None, TEXTS), (0.15, [])):
         swapped = model()
         stream = worker(share, swapped)
-        stream._recent_texts.extend(texts)
+        stream._recent_texts.extend((text, False) for text in texts)
         stream._restart_window()
         assert swapped.classifier.calls == []
         threshold = stream._recent.threshold_for_share(0.15, min_samples=200)
