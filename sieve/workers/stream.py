@@ -21,7 +21,7 @@ from kafka.errors import KafkaError
 from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
-from sieve.routing.thresholds import (
+from sieve.routing.share import (
     RecentConfidences,
     gate_share,
     share_budget_applies,

@@ -3,7 +3,8 @@ import pytest
 
 from sieve.core.settings import RoutingSettings
 from sieve.routing.policy import Prediction, Reason, Route, decide, exploration_draw
-from sieve.routing.thresholds import RecentConfidences, RoutingThresholds, gate_share
+from sieve.routing.share import RecentConfidences, gate_share
+from sieve.routing.thresholds import RoutingThresholds
 
 LABELS = ("a", "b", "c")
 # Dyadic probabilities are exact in float32, so "at the threshold" really is at it.

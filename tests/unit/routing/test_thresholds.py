@@ -5,17 +5,19 @@ import pytest
 
 from sieve.core.settings import RoutingSettings
 from sieve.routing.fit import fit_routing
-from sieve.routing.thresholds import (
-    NEVER_ACCEPT,
+from sieve.routing.share import (
     RecentConfidences,
-    RoutingThresholds,
     gate_share,
-    global_threshold,
-    per_label_thresholds,
-    precision_threshold,
     share_budget_applies,
     swap_window,
     threshold_for_share,
+)
+from sieve.routing.thresholds import (
+    NEVER_ACCEPT,
+    RoutingThresholds,
+    global_threshold,
+    per_label_thresholds,
+    precision_threshold,
 )
 
 LABELS = ("card", "refund", "transfer", "cash", "rare")
