@@ -170,7 +170,7 @@ class StreamWorker:
 
     def _restart_window(self) -> None:
         """Another model: other confidences. With a target share, the window starts from
-        the new model's out-of-sample view of the latest traffic (routing.thresholds.
+        the new model's out-of-sample view of the latest traffic (routing.share.
         swap_window), so the share holds from its first batch. Without recent traffic
         (start-up), from the confidences on its held-out slice."""
         classifier, thresholds = self._model.classifier, self._model.thresholds
