@@ -26,7 +26,7 @@ from sieve.routing.fit import fit_routing
 from sieve.store.engine import make_engine
 from sieve.store.labels import gold_labels, training_labels
 from sieve.store.repository import active_model_version
-from sieve.workers.demo import simulated_teacher
+from sieve.workers.demo import BLOCK, simulated_teacher
 from sieve.workers.demo_report import Block, Outcome, block, outcomes
 from sieve.workers.retraining import stratified_split
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from sieve.bench.cascade import Variant
     from sieve.workers.demo import LoopResult
 
-BLOCK_SIZE = 1_000
 SWEEP_PRECISIONS = (None, 0.8, 0.85, 0.9, 0.95)
 SWEEP_SHARES = (0.05, 0.1, 0.15, 0.2, 0.3)
 
@@ -108,10 +107,7 @@ def measure(
 
 
 def _blocks(rows: Sequence[Outcome], gold: dict[str, str]) -> list[Block]:
-    return [
-        block(start, rows[start : start + BLOCK_SIZE], gold)
-        for start in range(0, len(rows), BLOCK_SIZE)
-    ]
+    return [block(start, rows[start : start + BLOCK], gold) for start in range(0, len(rows), BLOCK)]
 
 
 def _unseen(rows: Sequence[Outcome], gold: dict[str, str], held: frozenset[str]) -> list[str]:

@@ -159,8 +159,9 @@ class StreamWorker:
             return
         self._backoff.reset()
         self._recent.add([row.confidence for row in outcome.predictions])
-        escalated = {row.message_id for row in outcome.escalations}
-        self._recent_texts.extend((m.text, m.id in escalated) for m in outcome.messages)
+        if self._routing.target_llm_share is not None:  # only a share window rescores them
+            escalated = {row.message_id for row in outcome.escalations}
+            self._recent_texts.extend((m.text, m.id in escalated) for m in outcome.messages)
         self._count(batch, outcome)
 
     def _wait(self, what: str, exc: Exception) -> None:
