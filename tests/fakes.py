@@ -69,7 +69,7 @@ class FlakyEscalationSink(FakeEscalationSink):
 
 
 class FakeBacklogSink:
-    """Implements sieve.workers.backlog.BacklogSink: every enqueue call is kept, in order;
+    """Implements sieve.workers.llm.backlog.BacklogSink: every enqueue call is kept, in order;
     ``fail_with`` makes enqueue raise (after the first ``fail_after`` calls)."""
 
     def __init__(self) -> None:
@@ -100,7 +100,7 @@ class FakeSendResult:
 
 
 class FakeProducer:
-    """Implements sieve.workers.checkpoint.RecordProducer. Like kafka-python's producer it
+    """Implements sieve.workers.stream.checkpoint.RecordProducer. Like kafka-python's producer it
     refuses at send() a record above ``max_request_bytes`` (MessageSizeTooLargeError);
     ``broker_max_bytes`` makes the broker refuse larger values at get(). Every call lands
     in ``log`` (shared with other fakes to check the order of steps)."""
@@ -139,7 +139,7 @@ class FakeProducer:
 
 
 class FakeCommitter:
-    """Implements sieve.workers.checkpoint.OffsetCommitter."""
+    """Implements sieve.workers.stream.checkpoint.OffsetCommitter."""
 
     def __init__(self, log: list | None = None) -> None:
         self.log = log if log is not None else []

@@ -19,7 +19,7 @@ from sieve.admin.deps import Retrainer
 from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.store.engine import make_engine
-from sieve.workers.backlog import BacklogSink
+from sieve.workers.llm.backlog import BacklogSink
 
 __all__ = ["BacklogSink", "Retrainer", "create_app"]
 
@@ -31,8 +31,8 @@ def create_app(
     backlog_sink: BacklogSink | None = None,
 ) -> FastAPI:
     """The app over ``engine`` (default: one on settings.database_url, disposed at
-    shutdown), ``retrainer`` (default: sieve.workers.retraining, imported on first use) and
-    ``backlog_sink`` (default: sieve.workers.runtime.celery_sink, built on first use)."""
+    shutdown), ``retrainer`` (default: sieve.workers.distill.retrain, imported on first use) and
+    ``backlog_sink`` (default: sieve.wiring.celery_sink, built on first use)."""
     owns_engine = engine is None
     store = engine or make_engine(settings.database_url, echo=settings.database.echo)
 

@@ -14,11 +14,11 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from sieve.core.settings import Settings
-from sieve.workers.backlog import BacklogSink
+from sieve.workers.llm.backlog import BacklogSink
 
 
 class Retrainer(Protocol):
-    """The retraining service (``sieve.workers.retraining`` implements it as a module)."""
+    """The retraining service (``sieve.workers.distill.retrain`` implements it as a module)."""
 
     def request_retrain(self, settings: Settings, engine: Engine, *, trigger: str) -> str:
         """Queue a training run, or return the id of the one already queued or running."""
@@ -51,7 +51,7 @@ def get_retrainer(request: Request) -> Retrainer:
         return retrainer
     # Imported on first use: it pulls in Celery and the trainer, which the read-only
     # endpoints (and the tests that hand in a fake) never need.
-    import sieve.workers.retraining as retraining
+    import sieve.workers.distill.retrain as retraining
 
     return retraining
 
@@ -62,7 +62,7 @@ def get_backlog_sink(request: Request) -> BacklogSink:
         return sink
     # Imported on first use, like the retrainer: it pulls in Celery, Redis and Kafka.
     # Built per request (POST /label-jobs is rare): its Redis client closes when dropped.
-    from sieve.workers.runtime import celery_sink
+    from sieve.wiring import celery_sink
 
     return celery_sink(get_settings(request), get_engine(request))
 

@@ -1,5 +1,5 @@
 """POST /label-jobs: enqueue LLM labeling of a JSON Lines backlog, as `sieve label-file`
-does (both call ``sieve.workers.backlog``)."""
+does (both call ``sieve.workers.llm.backlog``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sieve.admin.schemas import LabelJobAccepted
 from sieve.core.errors import PermanentError
 from sieve.labeler.prompts import load_prompt
 from sieve.store.repository import MessageRecord
-from sieve.workers.backlog import enqueue_backlog, parse_backlog
+from sieve.workers.llm.backlog import enqueue_backlog, parse_backlog
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from sieve.admin.app import create_app
-    from sieve.workers.runtime import open_store
+    from sieve.wiring import open_store
 
     token = settings.admin.token
     if token is None or not token.get_secret_value():

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sieve.bench.cascade_report import VariantResult, measure, write_results
+from sieve.core.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
-from sieve.models.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
-from sieve.workers.demo import run_loop
+from sieve.demo.run import run_loop
 
 VARIANTS = ("stream", "defaults", "gold", "share", "unseen")
 FAMILIES = ("ngram", "minilm")

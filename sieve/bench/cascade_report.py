@@ -20,19 +20,19 @@ from sieve.bench.cascade_metrics import (
     share_point,
 )
 from sieve.core.settings import RoutingSettings, Settings
-from sieve.labeler.noise import Teacher
+from sieve.demo.report import Block, Outcome, block, outcomes
+from sieve.demo.run import BLOCK, simulated_teacher
+from sieve.labeler.sim.noise import Teacher
 from sieve.models.registry import ModelRegistry
 from sieve.routing.fit import fit_routing
 from sieve.store.engine import make_engine
 from sieve.store.labels import gold_labels, training_labels
 from sieve.store.repository import active_model_version
-from sieve.workers.demo import BLOCK, simulated_teacher
-from sieve.workers.demo_report import Block, Outcome, block, outcomes
-from sieve.workers.retraining import stratified_split
+from sieve.workers.distill.retrain import stratified_split
 
 if TYPE_CHECKING:
     from sieve.bench.cascade import Variant
-    from sieve.workers.demo import LoopResult
+    from sieve.demo.run import LoopResult
 
 SWEEP_PRECISIONS = (None, 0.8, 0.85, 0.9, 0.95)
 SWEEP_SHARES = (0.05, 0.1, 0.15, 0.2, 0.3)

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.models.classifier import OnnxClassifier
-from sieve.models.dataset import read_labeled_jsonl
 from sieve.models.families import Family, load_classifier
 from sieve.models.registry import ModelRegistry
 from sieve.models.train_file import train_family_file

@@ -26,16 +26,16 @@ import redis
 from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.settings import DatabaseSettings, Settings
-from sieve.labeler.faults import LatencySpec
-from sieve.labeler.simulated_endpoint import SimulatorConfig
-from sieve.labeler.simulator import SimulatorServer, load_teacher
-from sieve.models.dataset import read_labeled_jsonl
+from sieve.demo.broker import EmbeddedBroker
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.faults import LatencySpec
+from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
 from sieve.store.labels import OK
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.store.tables import labels
-from sieve.workers.embedded_broker import EmbeddedBroker
-from sieve.workers.runtime import celery_sink, open_store
+from sieve.wiring import celery_sink, open_store
 
 
 def _stored(engine: Engine, ids: Sequence[str]) -> int:
@@ -54,7 +54,7 @@ def _wait_stored(engine: Engine, ids: Sequence[str], timeout_s: float = 600) -> 
 
 def _worker(env: dict[str, str], concurrency: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", "worker", "--concurrency", str(concurrency)],
+        [sys.executable, "-m", "sieve.cli", "worker", "--concurrency", str(concurrency)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sieve.models.dataset import read_labeled_jsonl
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.models.families import get_family
 from sieve.models.families.minilm import MiniLMStudent
 from sieve.models.families.minilm.encoder import ENCODER_FILE, TOKENIZER_FILE, cached_encoder

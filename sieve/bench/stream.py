@@ -17,15 +17,14 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.settings import KafkaSettings, Settings
-from sieve.models.dataset import read_labeled_jsonl
+from sieve.demo.broker import EmbeddedBroker
 from sieve.models.train_file import train_family_file
-from sieve.workers.embedded_broker import EmbeddedBroker
-from sieve.workers.kafka_clients import ensure_topics, make_producer
+from sieve.wiring import open_registry, open_store, redis_client, register_trained, stream_worker
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
 from sieve.workers.label_set import write_label_set
-from sieve.workers.produce import produce_lines, read_lines
-from sieve.workers.runtime import open_registry, open_store, redis_client, stream_worker
-from sieve.workers.training_cli import register
+from sieve.workers.stream.produce import produce_lines, read_lines
 
 BENCH_GROUP_TIMEOUTS = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 1_000}
 
@@ -124,7 +123,7 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
             info, _ = train_family_file(
                 data, registry, settings.models.family, options, eval_path=None
             )
-            register(run_settings, info, activate=True, reason="bench")
+            register_trained(run_settings, info, activate=True, reason="bench")
             engine = open_store(run_settings)
             with stream_worker(run_settings, engine) as worker:
                 stats = worker.run(max_messages=messages)

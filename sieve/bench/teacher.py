@@ -21,16 +21,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sieve.core.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
 from sieve.core.errors import PermanentError
 from sieve.core.logging import setup_logging
 from sieve.labeler.answer import LLMAnswer
 from sieve.labeler.client import LLMClient, TransientLLMError, backoff_s
-from sieve.labeler.faults import FaultRates, LatencySpec
-from sieve.labeler.noise import NoiseKind
 from sieve.labeler.prompts import PromptTemplate, available_prompts, load_prompt
-from sieve.labeler.simulated_endpoint import SimulatorConfig
-from sieve.labeler.simulator import SimulatorServer, load_teacher
-from sieve.models.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.faults import FaultRates, LatencySpec
+from sieve.labeler.sim.noise import NoiseKind
+from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
 
 MAX_ATTEMPTS = 6
 

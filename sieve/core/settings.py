@@ -201,7 +201,7 @@ class RetrainSettings(_Section):
     min_new_labels: int = Field(500, ge=1)
     interval_min: float = Field(10.0, gt=0)
     eval_fraction: float = Field(0.2, gt=0.0, lt=0.9)
-    # Promotion gate (sieve/workers/gate.py): refuse a candidate only when a paired test
+    # Promotion gate (sieve/workers/distill/gate.py): refuse a candidate only when a paired test
     # on the evaluation slice finds it worse than the active model, in macro-F1 (bootstrap
     # interval at this confidence) or on one label (McNemar, corrected across labels).
     gate_confidence: float = Field(0.95, gt=0.5, lt=1.0)

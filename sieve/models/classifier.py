@@ -109,13 +109,6 @@ class OnnxClassifier:
         )
 
     @classmethod
-    def load(cls, artefact_dir: Path, *, intra_op_num_threads: int = 1) -> OnnxClassifier:
-        """Load an artefact folder with the family its meta.json names (ngram if none)."""
-        from sieve.models.families import load_classifier
-
-        return load_classifier(artefact_dir, intra_op_num_threads=intra_op_num_threads)
-
-    @classmethod
     def open(
         cls,
         artefact_dir: Path,

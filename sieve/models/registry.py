@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sieve.core.errors import ModelNotFound, PermanentError
+from sieve.core.settings import Settings
 from sieve.models.classifier import LABELS_FILE, META_FILE, OnnxClassifier
 from sieve.models.families import TrainedStudent, TrainOptions, load_classifier
 
@@ -156,3 +157,9 @@ def _write_json(path: Path, value: Any) -> None:
         handle.write("\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def open_registry(settings: Settings) -> ModelRegistry:
+    """The registry under ``SIEVE_MODELS_DIR`` (created if missing)."""
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    return ModelRegistry(settings.models_dir, cache_dir=settings.models.encoder_cache_dir)

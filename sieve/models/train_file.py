@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sieve.core.dataset import data_hash, read_labeled_jsonl
 from sieve.core.errors import PermanentError
-from sieve.models.dataset import data_hash, read_labeled_jsonl
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.families import get_family
 from sieve.models.families.base import Progress, TrainedStudent, TrainOptions

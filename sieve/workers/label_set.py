@@ -6,7 +6,7 @@ active model must predict exactly them: a model trained on other labels would se
 LLM's answers (all refused as outside the set, each paid twice with the corrective turn)
 and its own predictions into two different vocabularies. So the stream worker and the
 Celery worker refuse to start when the two differ. ``sieve demo`` and benchmarks take the
-label set of the data they are given (``sieve.models.dataset.label_set_for_data_dir``).
+label set of the data they are given (``sieve.core.dataset.label_set_for_data_dir``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from sieve.core.dataset import label_set_for_data_dir, read_label_set
 from sieve.core.errors import ConfigError, ModelNotFound, PermanentError, TransientError
 from sieve.models.classifier import LABELS_FILE
-from sieve.models.dataset import label_set_for_data_dir, read_label_set
 from sieve.store.repository import active_model_version, get_model_version
 
 logger = logging.getLogger(__name__)

@@ -11,15 +11,15 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from sieve.core.settings import KafkaSettings, Settings
+from sieve.demo.broker import EmbeddedBroker
+from sieve.models.families.ngram.training import TrainConfig, train_from_file
 from sieve.models.registry import ArtefactInfo, ModelRegistry
-from sieve.models.training import TrainConfig, train_from_file
 from sieve.store.engine import make_engine
 from sieve.store.repository import (
     ModelVersionRecord,
     activate_model_version,
     register_model_version,
 )
-from sieve.workers.embedded_broker import EmbeddedBroker
 from tests.conftest import BANKING77
 
 # Test-friendly group timeouts: a join against Tansu takes about half the session timeout.
@@ -87,7 +87,7 @@ def minilm_artefact(
     tmp_path_factory: pytest.TempPathFactory, encoder_cache_dir: Path
 ) -> ArtefactInfo:
     """A minilm model on 400 Banking77 training texts, trained once per session."""
-    from sieve.models.dataset import read_label_set, read_labeled_jsonl
+    from sieve.core.dataset import read_label_set, read_labeled_jsonl
     from sieve.models.families import get_family
 
     registry = ModelRegistry(tmp_path_factory.mktemp("minilm-models"), cache_dir=encoder_cache_dir)

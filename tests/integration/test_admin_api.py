@@ -122,7 +122,7 @@ def test_nul_in_a_path_parameter_is_not_found_on_postgres(
 ) -> None:
     # No key can hold a NUL on PostgreSQL: such a name is simply not there (not a 500).
     # The real retraining service reads the runs table (the fake keeps runs in memory).
-    import sieve.workers.retraining as retraining
+    import sieve.workers.distill.retrain as retraining
 
     settings = Settings(_env_file=None, data_dir=tmp_path, admin={"token": "t"})
     app = create_app(settings, pg_engine, retraining)

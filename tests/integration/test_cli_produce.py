@@ -20,7 +20,7 @@ def test_produce_publishes_every_line_keyed_by_id(kafka_settings, tmp_path):
         [
             sys.executable,
             "-m",
-            "sieve.workers.cli",
+            "sieve.cli",
             "produce",
             str(source),
             "--topic",

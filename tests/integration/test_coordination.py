@@ -16,7 +16,7 @@ from sieve.store.coordination import purge_expired_leases
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
 from sieve.store.tables import llm_answers
-from sieve.workers.coordination import Leases, RedisLeases, StoreAnswerCache, StoreLeases
+from sieve.workers.llm.leases import Leases, RedisLeases, StoreAnswerCache, StoreLeases
 from tests.integration.test_labeler_cache import ANSWER
 
 

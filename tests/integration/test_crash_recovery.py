@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sieve.core.events import LabelEvent
 from sieve.store.engine import make_engine
 from sieve.store.tables import messages, predictions
-from sieve.workers.kafka_clients import ensure_topics, make_producer
-from sieve.workers.produce import produce_lines, read_lines
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.stream.produce import produce_lines, read_lines
 from tests.conftest import BANKING77
 from tests.integration.conftest import activate, read_topic, stream_env
 
@@ -46,7 +46,7 @@ MALFORMED = [
 
 def _worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", "stream", *args],
+        [sys.executable, "-m", "sieve.cli", "stream", *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from kafka.consumer.fetcher import ConsumerRecord
 
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
-from sieve.models.classifier import OnnxClassifier
+from sieve.models.families import load_classifier
 from sieve.store.engine import make_engine
-from sieve.workers.batch import process_batch
-from sieve.workers.checkpoint import Checkpoint
+from sieve.workers.stream.batch import process_batch
+from sieve.workers.stream.checkpoint import Checkpoint
 from tests.fakes import FakeCommitter, FakeEscalationSink, FakeProducer
 
 LIMITS = StreamSettings(max_message_bytes=65_536)
@@ -77,7 +77,7 @@ def _record(offset: int, value: bytes) -> ConsumerRecord:
 @pytest.fixture
 def pipeline(store_url, model_factory):
     engine = make_engine(store_url)
-    classifier = OnnxClassifier.load(model_factory(0).path)
+    classifier = load_classifier(model_factory(0).path)
     producer = FakeProducer()
     checkpoint = Checkpoint(
         engine=engine,

@@ -43,7 +43,7 @@ def test_sigterm_stops_the_broker_and_the_workers(tmp_path):
         "SIEVE_LABELS_FILE": str(BANKING77 / "labels.txt"),
     }
     demo = subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", "demo", "--data-dir", str(BANKING77)],
+        [sys.executable, "-m", "sieve.cli", "demo", "--data-dir", str(BANKING77)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

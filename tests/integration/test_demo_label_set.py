@@ -51,7 +51,7 @@ def test_demo_on_another_dataset_uses_its_labels(tmp_path: Path) -> None:
     env["SIEVE_MODELS__ENCODER_CACHE_DIR"] = os.environ["SIEVE_MODELS__ENCODER_CACHE_DIR"]
     demo = subprocess.run(
         [
-            *(sys.executable, "-m", "sieve.workers.cli", "demo"),
+            *(sys.executable, "-m", "sieve.cli", "demo"),
             *("--data-dir", str(data), "--chunk-size", "100"),
         ],
         env=env,

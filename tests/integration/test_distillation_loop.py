@@ -8,12 +8,12 @@ import random
 
 from sqlalchemy import func, select
 
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.settings import Settings
-from sieve.labeler.simulator import load_teacher
-from sieve.models.dataset import read_labeled_jsonl
+from sieve.demo.run import run_loop
+from sieve.labeler.sim.simulator import load_teacher
 from sieve.store.engine import make_engine
 from sieve.store.tables import labels, llm_answers, predictions
-from sieve.workers.demo import run_loop
 from tests.conftest import BANKING77
 
 

@@ -26,9 +26,9 @@ from sieve.store.repository import (
     save_messages,
 )
 from sieve.store.tables import escalations
-from sieve.workers.kafka_clients import ensure_topics
-from sieve.workers.labeling import Outcome, label_escalated
-from sieve.workers.runtime import celery_sink, labeling_context
+from sieve.wiring import celery_sink, labeling_context
+from sieve.workers.kafka_adapter import ensure_topics
+from sieve.workers.llm.labeling import Outcome, label_escalated
 from tests.conftest import BANKING77
 
 PENDING, ENQUEUED = EscalationStatus.PENDING, EscalationStatus.ENQUEUED
@@ -158,7 +158,7 @@ def test_the_beats_drain_task_re_enqueues_stuck_escalations(
     settings: Settings, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The task body, called as a function in this process (no worker, no eager mode).
-    from sieve.workers import tasks
+    from sieve.workers.llm import tasks
 
     ensure_topics(settings.kafka)
     settings = settings.model_copy(

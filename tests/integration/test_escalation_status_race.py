@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from sieve.store.labels import set_escalation_status
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.store.tables import escalations
-from sieve.workers.escalation import CeleryEscalationSink
+from sieve.workers.llm.escalation import CeleryEscalationSink
 
 
 class FastWorkerLeases:

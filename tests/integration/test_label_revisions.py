@@ -15,13 +15,13 @@ import numpy as np
 from sqlalchemy import select
 
 from sieve.core.events import LabelEvent, LabelSource
-from sieve.labeler.simulated_endpoint import SimulatorConfig
-from sieve.labeler.simulator import SimulatorServer, load_teacher
-from sieve.models.classifier import OnnxClassifier
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
+from sieve.models.families import load_classifier
 from sieve.store.engine import make_engine
 from sieve.store.tables import labels, predictions
-from sieve.workers.kafka_clients import ensure_topics, make_producer
-from sieve.workers.produce import produce_lines
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.stream.produce import produce_lines
 from tests.conftest import BANKING77
 from tests.integration.conftest import activate, read_topic
 
@@ -30,7 +30,7 @@ MESSAGES = 300
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", *args],
+        [sys.executable, "-m", "sieve.cli", *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -70,7 +70,7 @@ def test_highest_revision_per_key_is_the_llm_label(settings, model_factory, redi
     activate(settings.database_url, info)
     rows = [json.loads(line) for line in (BANKING77 / "test.jsonl").read_text().splitlines()]
     rows = rows[:: len(rows) // MESSAGES][:MESSAGES]
-    confidences = OnnxClassifier.load(info.path).predict_proba([r["text"] for r in rows])
+    confidences = load_classifier(info.path).predict_proba([r["text"] for r in rows])
     threshold = float(np.quantile(confidences.max(axis=1), 0.4))
     kafka = settings.kafka
     teacher = load_teacher([BANKING77 / "test.jsonl"], accuracy=0.8, noise="uniform", seed=0)

@@ -54,7 +54,7 @@ def test_a_worker_refuses_to_start_on_another_label_set(
     env: dict[str, str], command: list[str]
 ) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", *command],
+        [sys.executable, "-m", "sieve.cli", *command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

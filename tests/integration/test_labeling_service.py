@@ -9,18 +9,18 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.events import LabelEvent
-from sieve.labeler.faults import FaultRates
-from sieve.labeler.simulated_endpoint import SimulatorConfig
-from sieve.labeler.simulator import SimulatorServer, load_teacher
-from sieve.models.dataset import read_labeled_jsonl
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.faults import FaultRates
+from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
 from sieve.store.engine import make_engine
 from sieve.store.repository import EscalationRecord, MessageRecord, save_messages
 from sieve.store.tables import escalations, labels
-from sieve.workers.escalation import StoreEscalationSink
-from sieve.workers.kafka_clients import ensure_topics
-from sieve.workers.labeling import Outcome, label_escalated
-from sieve.workers.runtime import celery_sink, labeling_context
+from sieve.wiring import celery_sink, labeling_context
+from sieve.workers.kafka_adapter import ensure_topics
+from sieve.workers.llm.escalation import StoreEscalationSink
+from sieve.workers.llm.labeling import Outcome, label_escalated
 from tests.conftest import BANKING77
 from tests.integration.conftest import read_topic
 
@@ -104,8 +104,8 @@ def test_recorded_escalations_are_drained_into_tasks_once(llm_settings):
 
 
 def test_label_file_enqueues_what_is_missing_and_resumes(llm_settings, tmp_path, capsys):
+    from sieve.jobs import label_file
     from sieve.store.labels import LabelRecord, save_label
-    from sieve.workers.jobs import label_file
 
     backlog = tmp_path / "backlog.jsonl"
     backlog.write_text(
@@ -171,7 +171,7 @@ def test_label_jobs_endpoint_enqueues_through_the_celery_sink(llm_settings):
 def test_requeue_finds_tasks_lost_after_they_were_enqueued(llm_settings, capsys):
     """A broker without redelivery loses the tasks of a killed worker: the escalations stay
     `enqueued` with no label, and `sieve requeue --stuck-after-s` enqueues them again."""
-    from sieve.workers.jobs import requeue
+    from sieve.jobs import requeue
 
     engine = make_engine(llm_settings.database_url)
     save_messages(engine, [MessageRecord(id=f"s{i}", text=f"text {i}") for i in range(3)])

@@ -15,14 +15,14 @@ import numpy as np
 from sqlalchemy import func, select
 
 from sieve.core.events import LabelEvent, LabelSource
-from sieve.labeler.faults import FaultRates
-from sieve.labeler.simulated_endpoint import SimulatorConfig
-from sieve.labeler.simulator import SimulatorServer, load_teacher
-from sieve.models.classifier import OnnxClassifier
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.faults import FaultRates
+from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
+from sieve.models.families import load_classifier
 from sieve.store.engine import make_engine
 from sieve.store.tables import labels, messages, predictions
-from sieve.workers.kafka_clients import ensure_topics, make_producer
-from sieve.workers.produce import produce_lines
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.stream.produce import produce_lines
 from tests.conftest import BANKING77
 from tests.integration.conftest import activate, read_topic
 
@@ -31,7 +31,7 @@ MESSAGES = 1000
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", *args],
+        [sys.executable, "-m", "sieve.cli", *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -68,7 +68,7 @@ def _wait(condition, timeout_s: float, what: str) -> None:
 
 
 def _threshold_for_share(model_path, texts: list[str], share: float) -> float:
-    probabilities = OnnxClassifier.load(model_path).predict_proba(texts)
+    probabilities = load_classifier(model_path).predict_proba(texts)
     return float(np.quantile(probabilities.max(axis=1), share))
 
 

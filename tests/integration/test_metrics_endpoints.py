@@ -21,14 +21,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from sieve.labeler.faults import FaultRates
-from sieve.labeler.simulated_endpoint import SimulatorConfig
-from sieve.labeler.simulator import SimulatorServer, load_teacher
-from sieve.models.classifier import OnnxClassifier
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.faults import FaultRates
+from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
+from sieve.models.families import load_classifier
 from sieve.store.engine import make_engine
 from sieve.store.tables import labels, predictions
-from sieve.workers.kafka_clients import ensure_topics, make_producer
-from sieve.workers.produce import produce_lines
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.stream.produce import produce_lines
 from tests.conftest import BANKING77
 from tests.integration.conftest import activate
 
@@ -48,7 +48,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     # The log stays in the test's data dir (pytest keeps the last runs' tmp dirs).
     log = open(os.path.join(env["SIEVE_DATA_DIR"], f"{args[0]}.log"), "ab")  # noqa: SIM115
     return subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", *args],
+        [sys.executable, "-m", "sieve.cli", *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -110,7 +110,7 @@ def test_stream_and_celery_workers_serve_the_pipeline_metrics_while_running(
     info = model_factory(0)
     activate(settings.database_url, info)
     texts = [row["text"] for row in rows]
-    top = OnnxClassifier.load(info.path).predict_proba(texts).max(axis=1)
+    top = load_classifier(info.path).predict_proba(texts).max(axis=1)
     threshold = float(np.quantile(top, 0.30))  # about 30% escalate
     kafka = settings.kafka
     stream_port, worker_port = _free_port(), _free_port()

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from sieve.models.dataset import read_labeled_jsonl
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.models.registry import ModelRegistry
 from sieve.store.engine import make_engine
 from sieve.store.labels import LabelRecord, save_label
@@ -18,7 +18,7 @@ from sieve.store.repository import (
     save_messages,
 )
 from sieve.store.training import create_run
-from sieve.workers.retraining import run_retrain
+from sieve.workers.distill.retrain import run_retrain
 from tests.conftest import BANKING77
 
 
@@ -40,7 +40,7 @@ def test_sieve_train_with_the_minilm_family(tmp_path, encoder_cache_dir):
         [
             sys.executable,
             "-m",
-            "sieve.workers.cli",
+            "sieve.cli",
             "train",
             "--data",
             str(data),
@@ -59,7 +59,7 @@ def test_sieve_train_with_the_minilm_family(tmp_path, encoder_cache_dir):
     accuracy = float(result.stdout.split("accuracy on ")[1].split(": ")[1].split()[0])
     assert accuracy > 0.75  # measured 0.85 with 500 training texts
     listing = subprocess.run(
-        [sys.executable, "-m", "sieve.workers.cli", "models"],
+        [sys.executable, "-m", "sieve.cli", "models"],
         env=env,
         capture_output=True,
         text=True,

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
 from sieve.store.tables import predictions
-from sieve.workers.kafka_clients import ensure_topics, make_producer
-from sieve.workers.produce import produce_lines
-from sieve.workers.runtime import stream_worker, wait_for_store
+from sieve.wiring import stream_worker, wait_for_store
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.stream.produce import produce_lines
 
 PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 

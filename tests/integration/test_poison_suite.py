@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sieve.core.events import LabelEvent
 from sieve.store.engine import make_engine
 from sieve.store.tables import MESSAGE_FIELD_CHARS, messages, predictions
-from sieve.workers.kafka_clients import ensure_topics, make_producer
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
 from tests.integration.conftest import activate, read_topic, stream_env
 
 MAX_REQUEST_BYTES = 100_000  # the worker's producer limit in this test
@@ -72,7 +72,7 @@ GOOD = 300
 
 def _stream(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", "stream", "--idle-timeout-s", "10"],
+        [sys.executable, "-m", "sieve.cli", "stream", "--idle-timeout-s", "10"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from sieve.models.dataset import read_labeled_jsonl
+from sieve.core.dataset import read_labeled_jsonl
 from sieve.models.registry import ModelRegistry
 from sieve.store.engine import make_engine
 from sieve.store.labels import LabelRecord, save_label
@@ -18,7 +18,7 @@ from sieve.store.repository import (
     save_messages,
 )
 from sieve.store.training import create_run
-from sieve.workers.retraining import rollback, run_retrain
+from sieve.workers.distill.retrain import rollback, run_retrain
 from tests.conftest import BANKING77
 
 
@@ -61,7 +61,7 @@ def test_first_run_promotes_a_worse_one_is_refused_and_rollback_restores(labeled
     assert active_model_version(engine) == first["model_version"]
 
     # Promote the weak one by hand, then roll back.
-    from sieve.workers.retraining import promote
+    from sieve.workers.distill.retrain import promote
 
     promote(engine, second["model_version"], reason="operator")
     assert rollback(engine) == first["model_version"]
@@ -101,8 +101,8 @@ def test_too_few_labels_fails_with_the_reason(settings, tmp_path):
 def test_gold_set_is_evaluated_on_and_never_trained_on(labeled, tmp_path, capsys):
     import json
 
+    from sieve.jobs import register_gold_set
     from sieve.store.labels import gold_labels, training_labels
-    from sieve.workers.jobs import register_gold_set
 
     settings, engine = labeled
     gold_rows = read_labeled_jsonl(BANKING77 / "test.jsonl")[::10]

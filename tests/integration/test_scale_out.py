@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sieve.core.settings import KafkaSettings
 from sieve.store.engine import make_engine
 from sieve.store.tables import messages, predictions
-from sieve.workers.kafka_clients import ensure_topics, make_producer
-from sieve.workers.produce import produce_lines, read_lines
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.stream.produce import produce_lines, read_lines
 from tests.conftest import BANKING77
 from tests.integration.conftest import activate, stream_env
 
@@ -35,7 +35,7 @@ class Worker:
         self.log = log
         with log.open("wb") as handle:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "sieve.workers.cli", "stream"],
+                [sys.executable, "-m", "sieve.cli", "stream"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=handle,

@@ -17,9 +17,9 @@ SCRIPT = textwrap.dedent(
     import sys
 
     from sieve.core.settings import Settings
-    from sieve.workers.celery_app import make_app
-    from sieve.workers.model_watch import ActiveModel
-    from sieve.workers.runtime import open_store, stream_worker
+    from sieve.workers.llm.celery_app import make_app
+    from sieve.workers.stream.model_watch import ActiveModel
+    from sieve.wiring import open_store, stream_worker
 
     settings = Settings()
     engine = open_store(settings)
@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent(
         print(model.version, scores.probs.shape, scores.similarity)
     app = make_app(settings)
     app.loader.import_default_modules()  # the task module, as `celery worker` does
-    from sieve.workers import tasks
+    from sieve.workers.llm import tasks
 
     tasks.worker_context()  # what a labeling worker process builds before its first task
     heavy = sorted(m for m in ("torch", "transformers", "sklearn", "scipy") if m in sys.modules)

@@ -10,8 +10,8 @@ from sieve.core.events import LabelEvent
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
 from sieve.store.engine import make_engine
 from sieve.store.tables import messages
-from sieve.workers.batch import process_batch
-from sieve.workers.checkpoint import Checkpoint
+from sieve.workers.stream.batch import process_batch
+from sieve.workers.stream.checkpoint import Checkpoint
 from tests.fakes import FakeClassifier, FakeCommitter, FakeProducer, LoggingEscalationSink
 
 ROUTING = RoutingSettings(min_confidence=0.5, min_margin=0.25, exploration_rate=0.0)

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sieve.core.events import LabelEvent
 from sieve.store.engine import make_engine
 from sieve.store.tables import escalations, predictions
-from sieve.workers.escalation import StoreEscalationSink
-from sieve.workers.kafka_clients import ensure_topics, make_producer
-from sieve.workers.produce import produce_lines, read_lines
-from sieve.workers.runtime import stream_worker
+from sieve.wiring import stream_worker
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.llm.escalation import StoreEscalationSink
+from sieve.workers.stream.produce import produce_lines, read_lines
 from tests.conftest import BANKING77
 from tests.fakes import FlakyEscalationSink
 from tests.integration.conftest import activate, read_topic
@@ -75,7 +75,7 @@ def test_batch_is_stored_announced_and_committed(settings, model_factory):
 
 
 def test_activation_and_rollback_reach_a_running_worker(settings, model_factory):
-    from sieve.workers.retraining import rollback
+    from sieve.workers.distill.retrain import rollback
 
     first, second = model_factory(0), model_factory(1)
     activate(settings.database_url, first)

@@ -1,4 +1,4 @@
-"""The admin app with its default retrainer, sieve.workers.retraining, on SQLite: what the
+"""The admin app with its default retrainer, sieve.workers.distill.retrain, on SQLite: what the
 fake stands in for must fit the routes (run rows, promotion, rollback). POST /retrain is
 left out: it enqueues a Celery task, which needs the broker (tests/integration)."""
 
@@ -18,7 +18,7 @@ from sieve.store.repository import active_model_version
 from tests.unit.admin.conftest import AUTH, TOKEN
 from tests.unit.admin.store_rows import NOW, add_version
 
-pytest.importorskip("sieve.workers.retraining")
+pytest.importorskip("sieve.workers.distill.retrain")
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from sieve.bench.cascade import HELD_OUT_LABELS, make_variant, names
+from sieve.core.dataset import label_set_for_data_dir, read_labeled_jsonl
 from sieve.core.errors import PermanentError
-from sieve.models.dataset import label_set_for_data_dir, read_labeled_jsonl
 
 BANKING77 = Path(__file__).resolve().parents[3] / "data" / "banking77"
 LABELS = label_set_for_data_dir(BANKING77)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from sieve.labeler.noise import Teacher
-from sieve.labeler.simulated_endpoint import SimulatorConfig
-from sieve.labeler.simulator import SimulatorServer
-from sieve.models.dataset import LabeledText, read_label_set, read_labeled_jsonl
+from sieve.core.dataset import LabeledText, read_label_set, read_labeled_jsonl
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.noise import Teacher
+from sieve.labeler.sim.simulator import SimulatorServer
 from tests.conftest import BANKING77
 
 SMALL_LABELS = ["card_arrival", "card_linking", "pending_transfer", "Refund_not_showing_up"]

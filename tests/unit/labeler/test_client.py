@@ -14,10 +14,10 @@ from sieve.labeler.client import (
     PermanentLLMError,
     TransientLLMError,
 )
-from sieve.labeler.faults import Fault, FaultRates
 from sieve.labeler.parsing import LabelOutsideSet
 from sieve.labeler.prompts import load_prompt
-from sieve.labeler.simulator import SimulatorServer
+from sieve.labeler.sim.faults import Fault, FaultRates
+from sieve.labeler.sim.simulator import SimulatorServer
 from tests.unit.labeler.conftest import SMALL_LABELS, SMALL_RECORDS, MakeSimulator
 
 PROMPT = load_prompt("classify-zero-shot")

@@ -6,9 +6,9 @@ from collections import defaultdict
 
 import pytest
 
+from sieve.core.dataset import LabeledText
 from sieve.core.errors import ConfigError
-from sieve.labeler.noise import NoiseKind, Teacher
-from sieve.models.dataset import LabeledText
+from sieve.labeler.sim.noise import NoiseKind, Teacher
 from tests.unit.labeler.conftest import SMALL_RECORDS
 
 

@@ -7,11 +7,11 @@ import pytest
 from sieve.labeler.cache import InMemoryAnswerCache
 from sieve.labeler.client import LLMClient, LLMParams, TransientLLMError
 from sieve.labeler.cost import ModelPrice
-from sieve.labeler.faults import FaultRates
 from sieve.labeler.parsing import LabelOutsideSet
 from sieve.labeler.prompts import load_prompt
 from sieve.labeler.service import label_message
-from sieve.labeler.simulator import SimulatorServer
+from sieve.labeler.sim.faults import FaultRates
+from sieve.labeler.sim.simulator import SimulatorServer
 from tests.unit.labeler.conftest import SMALL_LABELS, SMALL_RECORDS, MakeSimulator
 
 PROMPT = load_prompt("classify-zero-shot")

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from sieve.core.errors import ConfigError
-from sieve.labeler.faults import Fault, FaultRates, LatencySpec
 from sieve.labeler.prompts import load_prompt
-from sieve.labeler.simulator import SimulatorServer
+from sieve.labeler.sim.faults import Fault, FaultRates, LatencySpec
+from sieve.labeler.sim.simulator import SimulatorServer
 from tests.unit.labeler.conftest import SMALL_LABELS, SMALL_RECORDS, MakeSimulator, small_teacher
 
 PROMPT = load_prompt("classify-zero-shot")

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sieve.models.dataset import LabeledText, read_label_set, read_labeled_jsonl
+from sieve.core.dataset import LabeledText, read_label_set, read_labeled_jsonl
 from sieve.models.families import get_family
 from sieve.models.families.minilm import MiniLMStudent
-from sieve.models.features import FeatureConfig
+from sieve.models.families.ngram.features import FeatureConfig
+from sieve.models.families.ngram.training import TrainConfig, TrainedModel, train_ngram
 from sieve.models.registry import ArtefactInfo, ModelRegistry
-from sieve.models.training import TrainConfig, TrainedModel, train_ngram
 from tests.conftest import BANKING77
 
 LABELS = ["card", "refund", "transfer"]

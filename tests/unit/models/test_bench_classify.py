@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sieve.bench import classify
+from sieve.models.families.ngram.training import TrainedModel
 from sieve.models.registry import ModelRegistry
-from sieve.models.training import TrainedModel
 from tests.unit.models.conftest import synthetic, write_jsonl
 
 

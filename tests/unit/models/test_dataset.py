@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from sieve.core.errors import PermanentError
-from sieve.models.dataset import (
+from sieve.core.dataset import (
     LabeledText,
     data_hash,
     label_set_for_data_dir,
     read_label_set,
     read_labeled_jsonl,
 )
+from sieve.core.errors import PermanentError
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

@@ -10,11 +10,10 @@ from pydantic import ValidationError
 
 from sieve.core.errors import ConfigError, PermanentError
 from sieve.core.settings import Settings
-from sieve.models.classifier import OnnxClassifier
 from sieve.models.families import Family, family_of, get_family, load_classifier
-from sieve.models.features import HashingFeaturizer
+from sieve.models.families.ngram.features import HashingFeaturizer
+from sieve.models.families.ngram.training import TrainedModel
 from sieve.models.registry import ModelRegistry
-from sieve.models.training import TrainedModel
 
 TEXTS = ["refund please", "my card pin", "wire to payee"]
 
@@ -62,7 +61,7 @@ def test_meta_json_chooses_the_loading_family(small_model: TrainedModel, tmp_pat
     legacy = load_classifier(info.path)
     assert isinstance(legacy.featurizer, HashingFeaturizer)
     assert (legacy.predict_proba(TEXTS) == expected).all()
-    assert (OnnxClassifier.load(info.path).predict_proba(TEXTS) == expected).all()
+    assert (load_classifier(info.path).predict_proba(TEXTS) == expected).all()
 
     # The meta.json family decides, whatever the setting says: here it names minilm, so
     # the minilm loader looks for its tokenizer and does not find one.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sieve.models.features import FeatureConfig, HashingFeaturizer
+from sieve.models.families.ngram.features import FeatureConfig, HashingFeaturizer
 
 CONFIG = FeatureConfig(num_buckets=1 << 12, word_ngrams=(1, 2), char_ngrams=(3, 4), max_features=64)
 

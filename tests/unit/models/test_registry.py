@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from sieve.core.errors import ModelNotFound, PermanentError
-from sieve.models.classifier import OnnxClassifier
-from sieve.models.export import export_onnx
+from sieve.models.families import load_classifier
+from sieve.models.families.ngram.export import export_onnx
+from sieve.models.families.ngram.training import TrainedModel
 from sieve.models.registry import ModelRegistry
-from sieve.models.training import TrainedModel
 from tests.unit.models.conftest import synthetic
 
 TEXTS = ["refund please", "my card pin", "wire to payee", "", "something else entirely 🙂"]
@@ -64,7 +64,7 @@ def test_save_load_round_trip(small_model: TrainedModel, tmp_path: Path) -> None
         probs.argmax(axis=1), small_model.predict_proba(TEXTS).argmax(axis=1)
     )
     assert classifier.predict_proba([]).shape == (0, len(small_model.labels))
-    assert OnnxClassifier.load(info.path).version == info.version
+    assert load_classifier(info.path).version == info.version
 
 
 def test_versions_are_listed_in_order_and_staging_folders_are_hidden(
@@ -89,7 +89,7 @@ def test_missing_versions_raise_model_not_found(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFound):
         registry.load("../escape")
     with pytest.raises(ModelNotFound):
-        OnnxClassifier.load(tmp_path / "nowhere")
+        load_classifier(tmp_path / "nowhere")
 
 
 def test_similarity_to_the_training_texts(small_model: TrainedModel, tmp_path: Path) -> None:

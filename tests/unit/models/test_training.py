@@ -8,8 +8,8 @@ import torch
 
 from sieve.core.errors import PermanentError
 from sieve.models.evaluation import evaluate
+from sieve.models.families.ngram.training import TrainedModel, train_from_file, train_ngram
 from sieve.models.registry import ModelRegistry
-from sieve.models.training import TrainedModel, train_from_file, train_ngram
 from tests.unit.models.conftest import LABELS, SMALL_CONFIG, synthetic, write_jsonl
 
 

@@ -1,4 +1,4 @@
-"""sieve.workers.backlog: the parsing and the skip-then-enqueue loop that `sieve label-file`
+"""sieve.workers.llm.backlog: the parsing and the skip-then-enqueue loop that `sieve label-file`
 and POST /label-jobs share."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sieve.core.errors import PermanentError
 from sieve.store.labels import LabelRecord, save_label
 from sieve.store.repository import MessageRecord
-from sieve.workers.backlog import (
+from sieve.workers.llm.backlog import (
     enqueue_backlog,
     labeled_ids,
     parse_backlog,
@@ -69,7 +69,7 @@ def test_label_file_reports_a_bad_line_as_file_and_line(tmp_path: Path) -> None:
     backlog.write_text('{"id": "m1", "text": "a"}\n{"id": "m2"}\n', encoding="utf-8")
 
     result = subprocess.run(
-        [sys.executable, "-m", "sieve.workers.cli", "label-file", str(backlog)],
+        [sys.executable, "-m", "sieve.cli", "label-file", str(backlog)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,7 +5,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import RoutingSettings, StreamSettings
 from sieve.store.tables import NO_MODEL_VERSION
-from sieve.workers.batch import process_batch
+from sieve.workers.stream.batch import process_batch
 from tests.fakes import FakeClassifier
 
 ROUTING = RoutingSettings(min_confidence=0.5, min_margin=0.25, max_text_chars=100)
@@ -77,7 +77,7 @@ def test_label_event_round_trip():
 
 def test_a_message_unlike_the_training_data_escalates_as_unseen():
     from sieve.routing.thresholds import RoutingThresholds
-    from sieve.workers.batch import Calibration
+    from sieve.workers.stream.batch import Calibration
 
     classifier = FakeClassifier(
         ["card", "refund"],

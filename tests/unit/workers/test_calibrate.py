@@ -3,7 +3,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sieve.store.labels import TrainingLabel
-from sieve.workers.calibrate import nearest_training_examples
+from sieve.workers.distill.calibrate import nearest_training_examples
 
 # Texts as points on a circle: the angle is the text, so similarities are known exactly.
 ANGLES = {"a": 0.0, "a'": 0.1, "b": np.pi / 2, "b'": np.pi / 2 + 0.1, "far": np.pi}

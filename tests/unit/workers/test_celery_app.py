@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sieve.core.settings import Settings
-from sieve.workers.celery_app import make_app
-from sieve.workers.sql_broker import TRANSPORT, Transport, is_sql_url
+from sieve.workers.llm.celery_app import make_app
+from sieve.workers.llm.sql_broker import TRANSPORT, Transport, is_sql_url
 
 
 def test_the_broker_is_redis_unless_set(monkeypatch):

@@ -6,8 +6,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
-from sieve.workers.batch import process_batch
-from sieve.workers.checkpoint import Checkpoint
+from sieve.workers.stream.batch import process_batch
+from sieve.workers.stream.checkpoint import Checkpoint
 from tests.fakes import FakeClassifier, FakeCommitter, FakeProducer, LoggingEscalationSink
 
 ROUTING = RoutingSettings(min_confidence=0.5, min_margin=0.25, exploration_rate=0.0)

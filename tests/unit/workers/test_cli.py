@@ -8,7 +8,7 @@ import pytest
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sieve.workers.cli", *args],
+        [sys.executable, "-m", "sieve.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,7 +1,7 @@
 """The evaluation slice the promotion gate compares on (the gate itself: test_gate.py)."""
 
 from sieve.store.labels import TrainingLabel
-from sieve.workers.retraining import stratified_split
+from sieve.workers.distill.retrain import stratified_split
 
 
 def _rows(n: int, label: str = "x") -> list[TrainingLabel]:

@@ -7,7 +7,7 @@ import pytest
 
 from sieve.core.settings import RetrainSettings
 from sieve.models.evaluation import evaluate
-from sieve.workers.gate import (
+from sieve.workers.distill.gate import (
     bootstrap_f1_differences,
     macro_f1,
     promotion_gate,
@@ -168,7 +168,7 @@ def test_chunked_rounds_match_one_chunk(monkeypatch):
     rng = np.random.default_rng(1)
     candidate, active = rng.integers(0, 5, 50), rng.integers(0, 5, 50)
     whole = bootstrap_f1_differences(gold, candidate, active, 5, rounds=40, seed=3)
-    monkeypatch.setattr("sieve.workers.gate._MAX_DRAWS_PER_CHUNK", 50 * 7)
+    monkeypatch.setattr("sieve.workers.distill.gate._MAX_DRAWS_PER_CHUNK", 50 * 7)
     chunked = bootstrap_f1_differences(gold, candidate, active, 5, rounds=40, seed=3)
     assert chunked.shape == (40,)
     # Chunks draw the same stream of integers, row by row, so the rounds are the same.

@@ -4,7 +4,7 @@ import pytest
 
 from sieve.core.errors import BadMessage
 from sieve.core.settings import StreamSettings
-from sieve.workers.messages import decode_message
+from sieve.workers.stream.messages import decode_message
 
 LIMITS = StreamSettings(max_message_bytes=200, max_text_chars=50, max_id_chars=10)
 

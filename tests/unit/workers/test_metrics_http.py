@@ -22,7 +22,7 @@ from sieve.labeler.parsing import LabelOutsideSet
 from sieve.store.labels import set_escalation_status
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.store.stats import escalation_backlog
-from sieve.workers.labeling import LockBusy, failure_kind
+from sieve.workers.llm.labeling import LockBusy, failure_kind
 from sieve.workers.metrics_http import (
     BacklogCollector,
     serve_stream_metrics,
@@ -141,7 +141,7 @@ def test_sieve_imports_no_prometheus_client_before_the_worker_command_runs() -> 
     `sieve worker` does before it sets PROMETHEUS_MULTIPROC_DIR must leave it unimported."""
     code = (
         "import logging, sys\n"
-        "from sieve.workers.cli import build_parser\n"
+        "from sieve.cli import build_parser\n"
         "from sieve.core.logging import log_effective_config, setup_logging\n"
         "from sieve.core.settings import Settings\n"
         "build_parser().parse_args(['worker'])\n"

@@ -7,7 +7,7 @@ from sieve.store.repository import (
     activate_model_version,
     register_model_version,
 )
-from sieve.workers.model_watch import ActiveModel
+from sieve.workers.stream.model_watch import ActiveModel
 from tests.fakes import FakeClassifier
 
 

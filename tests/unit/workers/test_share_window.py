@@ -5,7 +5,7 @@ import numpy as np
 
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
 from sieve.routing.thresholds import RoutingThresholds
-from sieve.workers.stream import StreamWorker
+from sieve.workers.stream.loop import StreamWorker
 from tests.fakes import FakeClassifier
 
 TEXTS = [f"t{i}" for i in range(400)]

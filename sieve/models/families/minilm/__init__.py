@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sieve.core.dataset import label_indices
 from sieve.core.errors import ConfigError, PermanentError
 from sieve.models.calibration import softmax
 from sieve.models.classifier import (
@@ -27,7 +28,6 @@ from sieve.models.classifier import (
     OnnxClassifier,
     reference_sample,
 )
-from sieve.models.dataset import label_indices
 from sieve.models.families.base import Progress, TrainOptions
 from sieve.models.families.minilm.embeddings import (
     CACHE_FILE,

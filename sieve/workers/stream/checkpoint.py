@@ -38,11 +38,10 @@ from sqlalchemy import Engine
 
 from sieve.core.errors import RecordTooLarge, StoreRejected, TransientError
 from sieve.core.settings import KafkaSettings
-from sieve.store.repository import save_predictions
-from sieve.workers.batch import BatchOutcome, DeadLetter
+from sieve.store.repository import EscalationRecord, save_predictions
 from sieve.workers.error_policy import kafka_error
-from sieve.workers.escalation import EscalationSink
-from sieve.workers.messages import DeadLetterReason
+from sieve.workers.stream.batch import BatchOutcome, DeadLetter
+from sieve.workers.stream.messages import DeadLetterReason
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +50,13 @@ Headers = list[tuple[str, bytes]]
 
 class SendResult(Protocol):
     def get(self, timeout: float | None = None) -> Any: ...
+
+
+class EscalationSink(Protocol):
+    """Where escalations go (implemented in ``sieve.workers.llm.escalation``)."""
+
+    def submit(self, escalations: Sequence[EscalationRecord]) -> None:
+        """Durably accept the batch's escalations before its offsets are committed."""
 
 
 class RecordProducer(Protocol):

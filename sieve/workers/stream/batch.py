@@ -19,7 +19,7 @@ from sieve.routing.policy import Decision, Prediction, Route, decide, exploratio
 from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
 from sieve.store.tables import NO_MODEL_VERSION
-from sieve.workers.messages import DeadLetterReason, FeedbackMessage, decode_message
+from sieve.workers.stream.messages import DeadLetterReason, FeedbackMessage, decode_message
 
 logger = logging.getLogger(__name__)
 

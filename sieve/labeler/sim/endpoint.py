@@ -22,9 +22,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sieve.labeler.faults import Fault, FaultRates, LatencySpec
-from sieve.labeler.noise import Teacher, TeacherChoice, unit_interval
 from sieve.labeler.prompts import extract_feedback
+from sieve.labeler.sim.faults import Fault, FaultRates, LatencySpec
+from sieve.labeler.sim.noise import Teacher, TeacherChoice, unit_interval
 
 OUTSIDE_LABEL = "none_of_the_above"
 _PAID = frozenset({"ok", Fault.MALFORMED.value, Fault.OUTSIDE_SET.value})

@@ -47,7 +47,7 @@ from sieve.store.labels import (
     save_label,
     set_escalation_status,
 )
-from sieve.workers.coordination import Leases
+from sieve.workers.llm.leases import Leases
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""Where escalated messages go. The stream worker only sees the EscalationSink role."""
+"""Where escalated messages go: the two implementations of the stream's EscalationSink role
+(``sieve.workers.stream.checkpoint``)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
 
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import Engine
@@ -12,16 +12,12 @@ from sqlalchemy import Engine
 from sieve.core.errors import TransientError
 from sieve.store.labels import EscalationStatus, set_escalation_status, stale_escalations
 from sieve.store.repository import EscalationRecord, save_escalations
-from sieve.workers.coordination import Leases
+from sieve.workers.llm.celery_app import LABEL_WITH_LLM, app
+from sieve.workers.llm.leases import Leases
 
 logger = logging.getLogger(__name__)
 
 ENQUEUED_MARKER_TTL_S = 7 * 24 * 3600
-
-
-class EscalationSink(Protocol):
-    def submit(self, escalations: Sequence[EscalationRecord]) -> None:
-        """Durably accept the batch's escalations before its offsets are committed."""
 
 
 class StoreEscalationSink:
@@ -75,15 +71,13 @@ class CeleryEscalationSink:
         return published
 
     def _enqueue_one(self, message_id: str, *, force: bool) -> bool:
-        from sieve.workers.tasks import label_with_llm
-
         task_id = f"label:{message_id}:{self._prompt_version}"
         marker = f"enqueued:{task_id}"
         token = self._leases.acquire(marker, ENQUEUED_MARKER_TTL_S)
         if token is None and not force:
             return False
         try:
-            label_with_llm.apply_async(args=[message_id], task_id=task_id, queue=self._queue)
+            app.send_task(LABEL_WITH_LLM, args=[message_id], task_id=task_id, queue=self._queue)
         except KombuOperationalError:
             if token is not None:  # not published: let the redelivered batch try again
                 self._leases.release(marker, token)

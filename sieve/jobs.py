@@ -12,8 +12,8 @@ from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
 from sieve.store.labels import OK, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
-from sieve.workers.backlog import enqueue_backlog, parse_backlog
-from sieve.workers.runtime import celery_sink, open_store
+from sieve.wiring import celery_sink, open_store
+from sieve.workers.llm.backlog import enqueue_backlog, parse_backlog
 
 
 def read_backlog(path: Path) -> list[MessageRecord]:
@@ -26,7 +26,7 @@ def label_file(settings: Settings, path: Path, *, chunk_size: int) -> int:
     """Enqueue LLM labeling of every text in ``path`` that has no label for this prompt
     version yet. Resumable: run it again after an interruption and it enqueues only what is
     missing (enqueue markers and existing labels are both skipped). ``POST /label-jobs``
-    does the same through the admin API (``sieve.workers.backlog``)."""
+    does the same through the admin API (``sieve.workers.llm.backlog``)."""
     records = read_backlog(path)
     engine = open_store(settings)
     sink = celery_sink(settings, engine)
@@ -92,7 +92,7 @@ def requeue(settings: Settings, *, failed: bool, stuck_after_s: float | None = N
 def register_gold_set(settings: Settings, path: Path) -> int:
     """Human labels from a labeled JSON Lines file, registered as the gold set: every
     retraining evaluates on them (beside its held-out slice) and never trains on them."""
-    from sieve.models.dataset import read_labeled_jsonl
+    from sieve.core.dataset import read_labeled_jsonl
     from sieve.store.labels import GOLD, LabelRecord, save_label
     from sieve.workers.label_set import deployment_label_set
 

@@ -7,35 +7,10 @@ import sys
 
 from tqdm import tqdm
 
+from sieve.core.dataset import read_label_set
 from sieve.core.settings import Settings
-from sieve.models.dataset import read_label_set
-from sieve.models.registry import ArtefactInfo
 from sieve.models.train_file import train_family_file
-from sieve.store.repository import (
-    ModelVersionRecord,
-    activate_model_version,
-    register_model_version,
-)
-from sieve.workers.runtime import open_registry, open_store
-
-
-def register(settings: Settings, info: ArtefactInfo, *, activate: bool, reason: str) -> None:
-    engine = open_store(settings)
-    try:
-        register_model_version(
-            engine,
-            ModelVersionRecord(
-                version=info.version,
-                family=info.meta.get("family", settings.models.family),
-                path=str(info.path.resolve()),
-                data_hash=info.meta["data_hash"],
-                metrics=info.meta.get("metrics", {}),
-            ),
-        )
-        if activate:
-            activate_model_version(engine, info.version, reason=reason)
-    finally:
-        engine.dispose()
+from sieve.wiring import open_registry, register_trained
 
 
 def train_and_register(args: argparse.Namespace, settings: Settings) -> int:
@@ -61,7 +36,9 @@ def train_and_register(args: argparse.Namespace, settings: Settings) -> int:
             label_set=label_set,
             progress=progress,
         )
-    register(settings, info, activate=not args.no_activate, reason=f"trained on {args.data}")
+    register_trained(
+        settings, info, activate=not args.no_activate, reason=f"trained on {args.data}"
+    )
     print(f"model version {info.version} saved in {info.path}")
     if metrics is not None:
         print(f"accuracy on {args.eval}: {metrics.accuracy:.4f}  macro-F1: {metrics.macro_f1:.4f}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from sieve.core.errors import ConfigError
-from sieve.labeler.noise import unit_interval
+from sieve.labeler.sim.noise import unit_interval
 
 
 class Fault(StrEnum):

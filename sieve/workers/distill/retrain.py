@@ -33,8 +33,8 @@ from sieve.store.repository import (
 )
 from sieve.store.tables import model_activations
 from sieve.store.training import create_run, get_run, pending_run, update_run
-from sieve.workers.calibrate import calibrate, nearest_training_examples
-from sieve.workers.gate import GateResult, promotion_gate
+from sieve.workers.distill.calibrate import calibrate, nearest_training_examples
+from sieve.workers.distill.gate import GateResult, promotion_gate
 from sieve.workers.label_set import deployment_label_set
 
 logger = logging.getLogger(__name__)
@@ -58,9 +58,10 @@ def request_retrain(settings: Settings, engine: Engine, *, trigger: str) -> str:
     if existing is not None:
         return existing
     run_id = create_run(engine, trigger)
-    from sieve.workers.tasks import retrain
+    # Sent by name: the task module (sieve.workers.distill.tasks) imports this one.
+    from sieve.workers.llm.celery_app import RETRAIN, app
 
-    retrain.apply_async(args=[run_id], queue=settings.celery.queue)
+    app.send_task(RETRAIN, args=[run_id], queue=settings.celery.queue)
     return run_id
 
 

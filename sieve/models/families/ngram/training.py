@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from sieve.models.dataset import label_indices
-from sieve.models.features import FeatureConfig, HashingFeaturizer
-from sieve.models.network import NgramNet
+from sieve.core.dataset import label_indices
+from sieve.models.families.ngram.features import FeatureConfig, HashingFeaturizer
+from sieve.models.families.ngram.network import NgramNet
 
 if TYPE_CHECKING:
     from sieve.models.evaluation import Metrics
@@ -72,7 +72,7 @@ class TrainedModel:
 
     def export(self, folder: Path) -> dict[str, Any]:
         from sieve.models.classifier import MODEL_FILE, REFERENCE_FILE
-        from sieve.models.export import export_onnx
+        from sieve.models.families.ngram.export import export_onnx
 
         export_onnx(self, folder / MODEL_FILE)
         if self.reference is not None:

@@ -27,10 +27,10 @@ from sieve.routing.share import (
     share_budget_applies,
     swap_window,
 )
-from sieve.workers.batch import BatchOutcome, Calibration, process_batch
-from sieve.workers.checkpoint import Checkpoint
 from sieve.workers.error_policy import Backoff, classify, kafka_error
-from sieve.workers.model_watch import ActiveModel
+from sieve.workers.stream.batch import BatchOutcome, Calibration, process_batch
+from sieve.workers.stream.checkpoint import Checkpoint
+from sieve.workers.stream.model_watch import ActiveModel
 
 logger = logging.getLogger(__name__)
 

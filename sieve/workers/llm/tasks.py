@@ -1,4 +1,5 @@
-"""Celery tasks: thin bodies over service functions (workers/labeling.py)."""
+"""The LLM worker's Celery tasks: thin bodies over service functions (``labeling.py``).
+The retraining tasks are declared in ``sieve.workers.distill.tasks``."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.labeler.client import backoff_s
-from sieve.workers.celery_app import app
-from sieve.workers.labeling import (
+from sieve.workers.llm.celery_app import DRAIN_ESCALATIONS, LABEL_WITH_LLM, app
+from sieve.workers.llm.context import celery_sink, labeling_context
+from sieve.workers.llm.labeling import (
     LabelingContext,
     LockBusy,
     Outcome,
@@ -49,13 +51,11 @@ def worker_settings() -> Settings:
 def worker_context() -> LabelingContext:
     global _context
     if _context is None:
-        from sieve.workers.runtime import labeling_context
-
         _context = labeling_context(worker_settings())
     return _context
 
 
-@app.task(bind=True, name="sieve.label_with_llm", max_retries=None)
+@app.task(bind=True, name=LABEL_WITH_LLM, max_retries=None)
 def label_with_llm(self: Task, message_id: str) -> str:
     ctx = worker_context()
     llm = worker_settings().llm
@@ -78,13 +78,12 @@ def label_with_llm(self: Task, message_id: str) -> str:
     return outcome.value
 
 
-@app.task(name="sieve.drain_escalations")
+@app.task(name=DRAIN_ESCALATIONS)
 def drain_escalations() -> int:
     """Enqueue escalations that were recorded but never confirmed as enqueued, and those
     enqueued long ago and still unlabeled (their task was lost); without Redis, also delete
     the expired leases (enqueue markers) from the store."""
     from sieve.store.coordination import purge_expired_leases
-    from sieve.workers.runtime import celery_sink
 
     settings = worker_settings()
     engine = worker_context().engine
@@ -96,32 +95,3 @@ def drain_escalations() -> int:
         if purged:
             logger.info("deleted %d expired leases", purged)
     return drained
-
-
-@app.task(name="sieve.retrain", acks_late=True)
-def retrain(run_id: str) -> str:
-    from sieve.workers.retraining import run_retrain
-    from sieve.workers.runtime import open_registry
-
-    settings = worker_settings()
-    run = run_retrain(settings, worker_context().engine, open_registry(settings), run_id)
-    return str(run["status"])
-
-
-@app.task(name="sieve.maybe_retrain")
-def maybe_retrain() -> str | None:
-    """The beat schedule: retrain when enough new labels arrived since the last run, or
-    as soon as the minimum exists while no model is active (cold start)."""
-    from sieve.store.repository import active_model_version
-    from sieve.store.training import labels_since, last_run_started
-    from sieve.workers.retraining import request_retrain
-
-    settings = worker_settings()
-    engine = worker_context().engine
-    config = settings.retrain
-    cold = active_model_version(engine) is None
-    needed = config.min_labels if cold else config.min_new_labels
-    new_labels = labels_since(engine, None if cold else last_run_started(engine))
-    if new_labels < needed:
-        return None
-    return request_retrain(settings, engine, trigger="schedule")

@@ -1,6 +1,6 @@
 """The Celery app: Redis (or any Kombu) broker, late acks, one task at a time per process.
 
-Start a worker with `sieve worker` (or `celery -A sieve.workers.celery_app worker`, which
+Start a worker with `sieve worker` (or `celery -A sieve.workers.llm.celery_app worker`, which
 serves no metrics: `sieve worker` prepares prometheus-client's multiprocess mode first).
 """
 
@@ -9,11 +9,19 @@ from __future__ import annotations
 from celery import Celery
 
 from sieve.core.settings import CelerySettings, Settings
-from sieve.workers.sql_broker import TRANSPORT, is_sql_url
+from sieve.workers.llm.sql_broker import TRANSPORT, is_sql_url
+
+# Tasks are sent by name: the side that enqueues (the stream's escalation sink, the admin
+# API, the CLI) never imports the modules that declare them.
+LABEL_WITH_LLM = "sieve.label_with_llm"
+DRAIN_ESCALATIONS = "sieve.drain_escalations"
+RETRAIN = "sieve.retrain"
+MAYBE_RETRAIN = "sieve.maybe_retrain"
+TASK_MODULES = ["sieve.workers.llm.tasks", "sieve.workers.distill.tasks"]
 
 
 def make_app(settings: Settings) -> Celery:
-    app = Celery("sieve", broker=settings.broker_url, include=["sieve.workers.tasks"])
+    app = Celery("sieve", broker=settings.broker_url, include=TASK_MODULES)
     if is_sql_url(settings.broker_url):
         app.conf.broker_transport = TRANSPORT
     app.conf.update(
@@ -52,10 +60,10 @@ def configure(
         "worker_hijack_root_logger": False,
         "beat_schedule": {
             "drain-escalations": {
-                "task": "sieve.drain_escalations",
+                "task": DRAIN_ESCALATIONS,
                 "schedule": max(celery.drain_after_s, 10.0),
             },
-            "maybe-retrain": {"task": "sieve.maybe_retrain", "schedule": retrain_interval_s},
+            "maybe-retrain": {"task": MAYBE_RETRAIN, "schedule": retrain_interval_s},
         },
     }
 

@@ -10,7 +10,7 @@ from typing import Any
 from sieve.core.errors import PermanentError
 from sieve.models.classifier import DEFAULT_CHUNK_ROWS, META_FILE, OnnxClassifier
 from sieve.models.families.base import Progress, TrainedStudent, TrainOptions
-from sieve.models.features import FeatureConfig, HashingFeaturizer
+from sieve.models.families.ngram.features import FeatureConfig, HashingFeaturizer
 
 
 class NgramFamily:
@@ -24,7 +24,10 @@ class NgramFamily:
         options: TrainOptions,
         progress: Progress | None = None,
     ) -> TrainedStudent:
-        from sieve.models.training import TrainConfig, train_ngram  # torch: training only
+        from sieve.models.families.ngram.training import (  # torch: training only
+            TrainConfig,
+            train_ngram,
+        )
 
         config = TrainConfig(seed=options.seed, num_threads=options.num_threads)
         if options.epochs is not None:

@@ -28,22 +28,22 @@ from pathlib import Path
 import redis
 from sqlalchemy import Engine, func, select
 
+from sieve.core.dataset import LabeledText, read_labeled_jsonl
 from sieve.core.errors import PermanentError
 from sieve.core.settings import LLMSettings, Settings
-from sieve.labeler.simulator import SimulatorServer, Teacher, load_teacher
-from sieve.models.dataset import LabeledText, read_labeled_jsonl
+from sieve.demo.broker import EmbeddedBroker
+from sieve.demo.report import Block, block, outcomes, print_table
+from sieve.jobs import register_gold_set
+from sieve.labeler.sim.simulator import SimulatorServer, Teacher, load_teacher
 from sieve.store.labels import cost_totals
 from sieve.store.repository import active_model_version
 from sieve.store.tables import labels, predictions
 from sieve.store.training import create_run
-from sieve.workers.demo_report import Block, block, outcomes, print_table
-from sieve.workers.embedded_broker import EmbeddedBroker
-from sieve.workers.jobs import register_gold_set
-from sieve.workers.kafka_clients import ensure_topics, make_producer
+from sieve.wiring import open_registry, open_store
+from sieve.workers.distill.retrain import run_retrain
+from sieve.workers.kafka_adapter import ensure_topics, make_producer
 from sieve.workers.label_set import label_set_for_run, write_label_set
-from sieve.workers.produce import produce_lines
-from sieve.workers.retraining import run_retrain
-from sieve.workers.runtime import open_registry, open_store
+from sieve.workers.stream.produce import produce_lines
 
 BLOCK = 1_000
 
@@ -214,7 +214,7 @@ def _overrides(settings: Settings, demo_dir: Path, bootstrap: str, llm_url: str)
 def _process(env: dict[str, str], args: list[str]) -> Iterator[None]:
     log = open(Path(env["SIEVE_DATA_DIR"]) / f"{args[0]}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "sieve.workers.cli", *args],
+        [sys.executable, "-m", "sieve.cli", *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,7 @@
-"""Wiring shared by the entry points: the store, the model registry, the stream worker."""
+"""The one place the entry points (the CLI, the admin app, the demo, the benchmarks) build
+Sieve's objects from Settings: the store, the model registry, the escalation sink, the
+stream worker with its Kafka clients. A Celery worker process builds its own context with
+``sieve.workers.llm.context``, re-exported here for the other entry points."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import redis
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError as DBInterfaceError
@@ -15,26 +17,43 @@ from sqlalchemy.exc import OperationalError
 
 from sieve.core.errors import ConfigError, TransientError
 from sieve.core.settings import Settings
-from sieve.labeler.cache import AnswerCache, RedisAnswerCache
-from sieve.labeler.client import LLMClient, LLMParams
-from sieve.labeler.cost import DEFAULT_PRICES, parse_prices
-from sieve.labeler.prompts import load_prompt
-from sieve.models.registry import ModelRegistry
+from sieve.models.registry import ArtefactInfo, open_registry
 from sieve.store import migrate
 from sieve.store.engine import make_engine
-from sieve.workers.checkpoint import Checkpoint
-from sieve.workers.coordination import Leases, RedisLeases, StoreAnswerCache, StoreLeases
-from sieve.workers.error_policy import retry_transient
-from sieve.workers.escalation import (
-    CeleryEscalationSink,
-    EscalationSink,
-    StoreEscalationSink,
+from sieve.store.repository import (
+    ModelVersionRecord,
+    activate_model_version,
+    register_model_version,
 )
-from sieve.workers.kafka_clients import ensure_topics, make_consumer, make_producer
+from sieve.workers.error_policy import retry_transient
+from sieve.workers.kafka_adapter import ensure_topics, make_consumer, make_producer
 from sieve.workers.label_set import check_active_model_labels, deployment_label_set
-from sieve.workers.labeling import LabelingContext
-from sieve.workers.model_watch import ActiveModel
-from sieve.workers.stream import StreamWorker
+from sieve.workers.llm.context import (
+    answer_cache,
+    celery_sink,
+    labeling_context,
+    leases,
+    redis_client,
+)
+from sieve.workers.llm.escalation import StoreEscalationSink
+from sieve.workers.stream.checkpoint import Checkpoint, EscalationSink
+from sieve.workers.stream.loop import StreamWorker
+from sieve.workers.stream.model_watch import ActiveModel
+
+__all__ = [
+    "answer_cache",
+    "celery_sink",
+    "escalation_sink",
+    "labeling_context",
+    "leases",
+    "open_registry",
+    "open_store",
+    "redis_client",
+    "register_trained",
+    "serving_store",
+    "stream_worker",
+    "wait_for_store",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,73 +95,32 @@ def serving_store(settings: Settings, sleep: Callable[[float], None] = time.slee
     return engine
 
 
-def open_registry(settings: Settings) -> ModelRegistry:
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    return ModelRegistry(settings.models_dir, cache_dir=settings.models.encoder_cache_dir)
-
-
-def redis_client(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(settings.redis.url.get_secret_value())
-
-
-def leases(settings: Settings, engine: Engine) -> Leases:
-    """Enqueue markers and label locks: in Redis, or in the database without it."""
-    if settings.uses_redis:
-        return RedisLeases(redis_client(settings), settings.redis.key_prefix)
-    return StoreLeases(engine)
-
-
-def answer_cache(settings: Settings, engine: Engine) -> AnswerCache:
-    ttl_s = settings.llm.cache_ttl_s
-    if settings.uses_redis:
-        prefix = f"{settings.redis.key_prefix}llm-cache:"
-        return RedisAnswerCache(redis_client(settings), prefix, ttl_s=ttl_s)
-    return StoreAnswerCache(engine, ttl_s=ttl_s)
-
-
-def celery_sink(settings: Settings, engine: Engine) -> CeleryEscalationSink:
-    return CeleryEscalationSink(
-        engine,
-        leases(settings, engine),
-        prompt_version=load_prompt(settings.llm.prompt).version_id,
-        queue=settings.celery.queue,
-    )
+def register_trained(
+    settings: Settings, info: ArtefactInfo, *, activate: bool, reason: str
+) -> None:
+    """Record a trained artefact as a model version in the store, and activate it if asked."""
+    engine = open_store(settings)
+    try:
+        register_model_version(
+            engine,
+            ModelVersionRecord(
+                version=info.version,
+                family=info.meta.get("family", settings.models.family),
+                path=str(info.path.resolve()),
+                data_hash=info.meta["data_hash"],
+                metrics=info.meta.get("metrics", {}),
+            ),
+        )
+        if activate:
+            activate_model_version(engine, info.version, reason=reason)
+    finally:
+        engine.dispose()
 
 
 def escalation_sink(settings: Settings, engine: Engine) -> EscalationSink:
     if settings.stream.escalation_sink == "store":
         return StoreEscalationSink(engine)
     return celery_sink(settings, engine)
-
-
-def labeling_context(settings: Settings) -> LabelingContext:
-    """Everything a Celery worker process needs to label escalations."""
-    llm = settings.llm
-    engine = make_engine(settings.database_url, echo=settings.database.echo)
-    return LabelingContext(
-        engine=engine,
-        producer=make_producer(settings.kafka),
-        labels_topic=settings.kafka.labels_topic,
-        client=LLMClient(
-            base_url=llm.base_url,
-            api_key=llm.api_key.get_secret_value(),
-            model=llm.model,
-            timeout_s=llm.timeout_s,
-            params=LLMParams(
-                temperature=llm.temperature,
-                max_tokens=llm.max_tokens,
-                json_mode=llm.json_mode,
-                seed=llm.seed,
-            ),
-            corrective_retries=llm.corrective_retries,
-        ),
-        cache=answer_cache(settings, engine),
-        leases=leases(settings, engine),
-        prompt=load_prompt(llm.prompt),
-        labels=deployment_label_set(settings.labels_file),
-        prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
-        lock_ttl_s=int(settings.celery.time_limit_s) + 30,
-    )
 
 
 @contextmanager

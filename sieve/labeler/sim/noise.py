@@ -25,9 +25,9 @@ from enum import StrEnum
 
 import numpy as np
 
+from sieve.core.dataset import LabeledText
 from sieve.core.errors import ConfigError
 from sieve.labeler.cache import normalise_text
-from sieve.models.dataset import LabeledText
 
 logger = logging.getLogger(__name__)
 

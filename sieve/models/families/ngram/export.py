@@ -8,14 +8,17 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 import torch
 from torch import nn
 
 from sieve.core.errors import PermanentError
-from sieve.models.network import NgramNet
-from sieve.models.training import TrainedModel
+from sieve.models.families.ngram.network import NgramNet
+
+if TYPE_CHECKING:
+    from sieve.models.families.ngram.training import TrainedModel
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from kombu.transport.sqlalchemy import Transport as SqlAlchemyTransport
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql")
-TRANSPORT = "sieve.workers.sql_broker:Transport"
+TRANSPORT = "sieve.workers.llm.sql_broker:Transport"
 
 
 class Transport(SqlAlchemyTransport):

@@ -25,11 +25,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sieve.core.dataset import read_label_set, read_labeled_jsonl
 from sieve.core.logging import setup_logging
-from sieve.labeler.faults import FaultRates, LatencySpec
-from sieve.labeler.noise import NoiseKind, Teacher
-from sieve.labeler.simulated_endpoint import Reply, SimulatedEndpoint, SimulatorConfig
-from sieve.models.dataset import read_label_set, read_labeled_jsonl
+from sieve.labeler.sim.endpoint import Reply, SimulatedEndpoint, SimulatorConfig
+from sieve.labeler.sim.faults import FaultRates, LatencySpec
+from sieve.labeler.sim.noise import NoiseKind, Teacher
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sieve.labeler.simulator --data FILE ...`` (``sieve teacher-sim`` in the CLI)."""
+    """``python -m sieve.labeler.sim.simulator --data FILE ...`` (``sieve teacher-sim``)."""
     parser = argparse.ArgumentParser(
         prog="sieve teacher-sim",
         description="An OpenAI-compatible server that labels known texts with a chosen "

@@ -58,9 +58,9 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.wiring import serving_store, stream_worker
     from sieve.workers.metrics_http import serve_stream_metrics
-    from sieve.workers.runtime import serving_store, stream_worker
-    from sieve.workers.stream import install_signal_handlers
+    from sieve.workers.stream.loop import install_signal_handlers
 
     engine = serving_store(settings)
     serve_stream_metrics(settings.stream.metrics_port, engine)
@@ -72,8 +72,8 @@ def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.kafka_clients import ensure_topics, make_producer
-    from sieve.workers.produce import produce_lines, read_lines
+    from sieve.workers.kafka_adapter import ensure_topics, make_producer
+    from sieve.workers.stream.produce import produce_lines, read_lines
 
     lines = read_lines(args.file)[: args.limit]
     topic = args.topic or settings.kafka.input_topic
@@ -90,14 +90,14 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.training_cli import train_and_register
+    from sieve.cli.train import train_and_register
 
     return train_and_register(args, settings)
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.store.repository import activate_model_version, list_model_versions
-    from sieve.workers.runtime import open_store
+    from sieve.wiring import open_store
 
     engine = open_store(settings)
     if args.action == "activate":
@@ -117,7 +117,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.bench == "classify":
         from sieve.bench import classify
-        from sieve.workers.runtime import open_registry
+        from sieve.wiring import open_registry
 
         family = args.family or settings.models.family
         # The machine's encoder cache: the MiniLM export happens once, not per benchmark.
@@ -165,8 +165,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             from sieve.workers.metrics_http import serve_worker_metrics
 
             serve_worker_metrics(port, metrics_dir)
-        from sieve.workers.celery_app import app
-        from sieve.workers.runtime import serving_store
+        from sieve.wiring import serving_store
+        from sieve.workers.llm.celery_app import app
 
         serving_store(settings).dispose()  # each pool process builds its own engine
 
@@ -178,7 +178,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.celery_app import app
+    from sieve.workers.llm.celery_app import app
 
     schedule = settings.data_dir / "celerybeat-schedule"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -187,32 +187,32 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_teacher_sim(args: argparse.Namespace, _settings: Settings) -> int:
-    from sieve.labeler.simulator import run_from_args
+    from sieve.labeler.sim.simulator import run_from_args
 
     return run_from_args(args)
 
 
 def cmd_label_file(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.jobs import label_file
+    from sieve.jobs import label_file
 
     return label_file(settings, args.file, chunk_size=args.chunk_size)
 
 
 def cmd_gold_set(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.jobs import register_gold_set
+    from sieve.jobs import register_gold_set
 
     return register_gold_set(settings, args.file)
 
 
 def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.jobs import requeue
+    from sieve.jobs import requeue
 
     return requeue(settings, failed=not args.pending_only, stuck_after_s=args.stuck_after_s)
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.store.labels import cost_totals
-    from sieve.workers.runtime import open_store
+    from sieve.wiring import open_store
 
     rows = cost_totals(open_store(settings), by=args.by)
     print(f"{args.by:<24} {'calls':>8} {'tokens in':>12} {'tokens out':>12} {'cost USD':>10}")
@@ -223,8 +223,8 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     from sieve.store.training import create_run
-    from sieve.workers.retraining import request_retrain, run_retrain
-    from sieve.workers.runtime import open_registry, open_store
+    from sieve.wiring import open_registry, open_store
+    from sieve.workers.distill.retrain import request_retrain, run_retrain
 
     engine = open_store(settings)
     if not args.wait:
@@ -257,7 +257,7 @@ def cmd_admin(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.workers.demo import run_demo
+    from sieve.demo.run import run_demo
 
     return run_demo(settings, data_dir=args.data_dir, limit=args.limit, chunk_size=args.chunk_size)
 
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser(
         "teacher-sim", help="an OpenAI-compatible LLM stand-in answering from a labeled file"
     )
-    from sieve.labeler.simulator import add_arguments
+    from sieve.labeler.sim.simulator import add_arguments
 
     add_arguments(sub)
     sub.set_defaults(handler=cmd_teacher_sim)

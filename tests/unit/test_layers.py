@@ -1,0 +1,174 @@
+"""The package's import graph: no cycle between modules, and every import points down the
+stack (README, "Where each step lives"). Read from the source with ``ast``, so imports made
+inside function bodies count as much as those at the top of a module."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "sieve"
+
+# Lower imports nothing from higher. Equal ranks may not import each other unless they are
+# the same package; store and migrations share a rank (the migration env reads the tables).
+RANKS: dict[str, int] = {
+    "sieve.core": 0,
+    "sieve.models": 1,
+    "sieve.routing": 1,
+    "sieve.labeler": 1,
+    "sieve.store": 2,
+    "sieve.migrations": 2,
+    "sieve.workers": 3,  # the modules shared by the processes: Kafka adapter, label set...
+    "sieve.workers.stream": 4,
+    "sieve.workers.llm": 4,  # the Celery app; tasks are sent by name
+    "sieve.workers.distill": 5,  # its tasks run on the LLM workers' Celery app
+    "sieve.wiring": 6,
+    "sieve.jobs": 7,
+    "sieve.admin": 8,
+    "sieve.demo": 8,
+    "sieve.bench": 9,
+    "sieve.cli": 10,
+}
+SAME_RANK_ALLOWED = {("sieve.store", "sieve.migrations"), ("sieve.migrations", "sieve.store")}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = modules()
+
+
+def _resolve(name: str) -> str | None:
+    while name:
+        if name in MODULES:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def imports_of(module: str) -> Iterator[tuple[str, int]]:
+    """(imported sieve module, line) for every import in the module, at any depth, except
+    those under ``if TYPE_CHECKING:``."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in _walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            target = _resolve(name)
+            if target and target != module and not module.startswith(target + "."):
+                yield target, node.lineno
+
+
+def _walk(node: ast.AST) -> Iterator[ast.AST]:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            continue
+        yield child
+        yield from _walk(child)
+
+
+def layer(module: str) -> str:
+    best = ""
+    for name in RANKS:
+        if (module == name or module.startswith(name + ".")) and len(name) > len(best):
+            best = name
+    assert best, f"{module} belongs to no layer: add its package to RANKS"
+    return best
+
+
+def test_every_module_has_a_layer() -> None:
+    for module in MODULES:
+        if module != "sieve":
+            layer(module)
+
+
+def test_imports_point_down_the_stack() -> None:
+    wrong: set[str] = set()
+    for module in sorted(MODULES):
+        if module == "sieve":
+            continue
+        here = layer(module)
+        for target, line in imports_of(module):
+            there = layer(target)
+            if here == there or (here, there) in SAME_RANK_ALLOWED:
+                continue
+            if RANKS[there] >= RANKS[here]:
+                wrong.add(f"{MODULES[module].relative_to(PACKAGE.parent)}:{line} {target}")
+    assert not wrong, "imports pointing up or sideways:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_cycle_between_modules() -> None:
+    graph = {module: {target for target, _ in imports_of(module)} for module in MODULES}
+    cycles = [component for component in _strongly_connected(graph) if len(component) > 1]
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(sorted(c)) for c in cycles)
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components
+
+
+@pytest.mark.parametrize(
+    ("graph", "expected"),
+    [({"a": {"b"}, "b": {"a"}, "c": set()}, [["a", "b"]]), ({"a": {"b"}, "b": set()}, [])],
+)
+def test_the_cycle_finder_finds_cycles(
+    graph: dict[str, set[str]], expected: list[list[str]]
+) -> None:
+    found = sorted(sorted(c) for c in _strongly_connected(graph) if len(c) > 1)
+    assert found == expected
