@@ -8,9 +8,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sieve.core.errors import PermanentError
+from sieve.core.events import LabelSource
 from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
-from sieve.store.labels import OK, failed_labels
+from sieve.store.labels import LabelStatus, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.wiring import celery_sink, open_store
 from sieve.workers.llm.backlog import enqueue_backlog, parse_backlog
@@ -104,6 +105,9 @@ def register_gold_set(settings: Settings, path: Path) -> int:
     engine = open_store(settings)
     save_messages(engine, [MessageRecord(id=r.id, text=r.text, source="gold") for r in records])
     for record in records:
-        save_label(engine, LabelRecord(record.id, "human", GOLD, "", record.label, OK))
+        save_label(
+            engine,
+            LabelRecord(record.id, LabelSource.HUMAN, GOLD, "", record.label, LabelStatus.OK),
+        )
     print(f"registered {len(records)} gold labels from {path}")
     return 0

@@ -16,15 +16,11 @@ from sqlalchemy.exc import InterfaceError as DBInterfaceError
 from sqlalchemy.exc import OperationalError
 
 from sieve.core.errors import ConfigError, TransientError
-from sieve.core.settings import Settings
+from sieve.core.settings import EscalationSinkKind, Settings
 from sieve.models.registry import ArtefactInfo, open_registry
 from sieve.store import migrate
 from sieve.store.engine import make_engine
-from sieve.store.repository import (
-    ModelVersionRecord,
-    activate_model_version,
-    register_model_version,
-)
+from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
 from sieve.workers.error_policy import retry_transient
 from sieve.workers.kafka_adapter import ensure_topics, make_consumer, make_producer
 from sieve.workers.label_set import check_active_model_labels, deployment_label_set
@@ -118,7 +114,7 @@ def register_trained(
 
 
 def escalation_sink(settings: Settings, engine: Engine) -> EscalationSink:
-    if settings.stream.escalation_sink == "store":
+    if settings.stream.escalation_sink == EscalationSinkKind.STORE:
         return StoreEscalationSink(engine)
     return celery_sink(settings, engine)
 

@@ -14,13 +14,14 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from sieve.core.settings import Settings
+from sieve.store.training import RunTrigger
 from sieve.workers.llm.backlog import BacklogSink
 
 
 class Retrainer(Protocol):
     """The retraining service (``sieve.workers.distill.retrain`` implements it as a module)."""
 
-    def request_retrain(self, settings: Settings, engine: Engine, *, trigger: str) -> str:
+    def request_retrain(self, settings: Settings, engine: Engine, *, trigger: RunTrigger) -> str:
         """Queue a training run, or return the id of the one already queued or running."""
         ...
 

@@ -10,7 +10,7 @@ from sieve.admin.auth import RequireToken
 from sieve.admin.deps import EngineDep, RetrainerDep
 from sieve.admin.schemas import Activation, ChangeReason, ModelList, ModelVersion
 from sieve.core.errors import ModelNotFound, PermanentError
-from sieve.store.repository import active_model_version, get_model_version, list_model_versions
+from sieve.store.versions import active_model_version, get_model_version, list_model_versions
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ import logging
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sieve.admin.deps import EngineDep
 from sieve.admin.schemas import Health
+from sieve.store.engine import ping
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,7 @@ router = APIRouter(tags=["operations"])
 )
 def healthz(engine: EngineDep) -> Health | JSONResponse:
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(engine)
     except SQLAlchemyError as exc:
         logger.warning("health check: database unavailable: %s", type(exc).__name__)
         body = Health(status="unavailable", detail=f"database: {type(exc).__name__}")

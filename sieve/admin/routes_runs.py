@@ -9,12 +9,11 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sieve.admin.auth import RequireToken
 from sieve.admin.deps import EngineDep, RetrainerDep, SettingsDep
 from sieve.admin.schemas import RetrainAccepted, Run
+from sieve.store.training import RunTrigger
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["training"])
-
-ADMIN_TRIGGER = "admin"
 
 
 @router.post(
@@ -27,7 +26,7 @@ def retrain(
     response: Response, settings: SettingsDep, engine: EngineDep, retrainer: RetrainerDep
 ) -> RetrainAccepted:
     """Queue a retraining; while one is queued or running, its id is returned instead."""
-    run_id = retrainer.request_retrain(settings, engine, trigger=ADMIN_TRIGGER)
+    run_id = retrainer.request_retrain(settings, engine, trigger=RunTrigger.ADMIN)
     status_url = f"/runs/{run_id}"
     response.headers["Location"] = status_url
     logger.info("retraining requested from the admin API: run %s", run_id)

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "skipped"]
+from sieve.store.training import RunStatus, RunTrigger
+from sieve.store.versions import ModelStatus
 
 
 class RetrainAccepted(BaseModel):
@@ -18,7 +19,7 @@ class RetrainAccepted(BaseModel):
 class Run(BaseModel):
     id: str
     status: RunStatus
-    trigger: str
+    trigger: RunTrigger
     model_version: str | None = None
     metrics: dict[str, Any] | None = None
     promoted: bool | None = None
@@ -30,7 +31,7 @@ class Run(BaseModel):
 class ModelVersion(BaseModel):
     version: str
     family: str
-    status: str
+    status: ModelStatus
     status_reason: str | None
     data_hash: str
     metrics: dict[str, Any]

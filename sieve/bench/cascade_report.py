@@ -25,9 +25,10 @@ from sieve.demo.run import BLOCK, simulated_teacher
 from sieve.labeler.sim.noise import Teacher
 from sieve.models.registry import ModelRegistry
 from sieve.routing.fit import fit_routing
+from sieve.routing.policy import Reason
 from sieve.store.engine import make_engine
 from sieve.store.labels import gold_labels, training_labels
-from sieve.store.repository import active_model_version
+from sieve.store.versions import active_model_version
 from sieve.workers.distill.retrain import stratified_split
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def _unseen(rows: Sequence[Outcome], gold: dict[str, str], held: frozenset[str])
         if not group:
             continue
         escalated = sum(row.escalated for row in group) / len(group)
-        unseen = sum(row.reason == "unseen" for row in group) / len(group)
+        unseen = sum(row.reason == Reason.UNSEEN for row in group) / len(group)
         notes.append(
             f"{name} ({len(group)} test messages): {escalated:.1%} escalated, "
             f"{unseen:.1%} with reason unseen"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import redis
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.settings import DatabaseSettings, Settings
@@ -32,21 +32,14 @@ from sieve.demo.broker import EmbeddedBroker
 from sieve.labeler.sim.endpoint import SimulatorConfig
 from sieve.labeler.sim.faults import LatencySpec
 from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
-from sieve.store.labels import OK
+from sieve.store.labels import ok_label_count
 from sieve.store.repository import MessageRecord, save_messages
-from sieve.store.tables import labels
 from sieve.wiring import celery_sink, open_store
-
-
-def _stored(engine: Engine, ids: Sequence[str]) -> int:
-    query = select(func.count()).where(labels.c.status == OK, labels.c.message_id.in_(list(ids)))
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
 
 
 def _wait_stored(engine: Engine, ids: Sequence[str], timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
-    while _stored(engine, ids) < len(ids):
+    while ok_label_count(engine, ids) < len(ids):
         if time.monotonic() > deadline:
             raise TimeoutError(f"labels not stored within {timeout_s}s")
         time.sleep(0.002)

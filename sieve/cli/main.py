@@ -96,7 +96,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.store.repository import activate_model_version, list_model_versions
+    from sieve.store.versions import activate_model_version, list_model_versions
     from sieve.wiring import open_store
 
     engine = open_store(settings)
@@ -222,16 +222,16 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.store.training import create_run
+    from sieve.store.training import RunStatus, RunTrigger, create_run
     from sieve.wiring import open_registry, open_store
     from sieve.workers.distill.retrain import request_retrain, run_retrain
 
     engine = open_store(settings)
     if not args.wait:
-        run_id = request_retrain(settings, engine, trigger="cli")
+        run_id = request_retrain(settings, engine, trigger=RunTrigger.CLI)
         print(f"retraining run {run_id} queued; `sieve worker` runs it")
         return 0
-    run_id = create_run(engine, trigger="cli")
+    run_id = create_run(engine, trigger=RunTrigger.CLI)
     with tqdm(desc="retraining", unit="epoch", disable=not sys.stderr.isatty()) as bar:
 
         def progress(done: int, total: int) -> None:
@@ -246,7 +246,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
         state = "promoted" if run["promoted"] else "not promoted"
         print(f"  {run['model_version']}: macro-F1 {metrics.get('macro_f1', 0):.4f}, {state}")
         print(f"  gate: {metrics.get('gate')}")
-    return 0 if run["status"] == "succeeded" else 1
+    return 0 if run["status"] == RunStatus.SUCCEEDED else 1
 
 
 def cmd_admin(_args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ section and field, e.g. ``SIEVE_KAFKA__BOOTSTRAP_SERVERS=broker:9092``.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -175,18 +176,24 @@ class RoutingSettings(_Section):
         return self
 
 
+class EscalationSinkKind(StrEnum):
+    """Where the stream worker sends escalations (``SIEVE_STREAM__ESCALATION_SINK``)."""
+
+    CELERY = "celery"  # a label_with_llm task each, at once
+    STORE = "store"  # recorded only; the periodic drain_escalations task enqueues them
+
+
 class StreamSettings(_Section):
     """Limits on what the stream worker accepts as a message."""
 
     max_message_bytes: int = Field(65_536, ge=64)
     max_text_chars: int = Field(10_000, ge=1)
-    # Capped by the id column's length (sieve.store.tables.MESSAGE_FIELD_CHARS).
+    # Capped by the id column's length (sieve.store.columns.MESSAGE_FIELD_CHARS).
     max_id_chars: int = Field(256, ge=1)
     # Deeper JSON is dead-lettered (`too_deep`); well below Python's recursion limit.
     max_json_depth: int = Field(64, ge=2, le=500)
-    # "celery": escalations become label_with_llm tasks; "store": recorded only, drained
-    # into tasks later (for a stream worker that runs without the task queue).
-    escalation_sink: Literal["celery", "store"] = "celery"
+    # STORE: for a stream worker that runs without the task queue.
+    escalation_sink: EscalationSinkKind = EscalationSinkKind.CELERY
     # Prometheus /metrics of `sieve stream` (all interfaces, like prometheus-client's
     # default, so a scraper in another container reaches it); 0 or None: off.
     metrics_port: int | None = Field(9101, ge=0, le=65_535)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from sieve.store.tables import labels, predictions
+from sieve.store.columns import NO_MODEL_VERSION
+from sieve.store.outcomes import message_outcomes
 
 
 @dataclass(frozen=True)
@@ -30,37 +31,17 @@ class Outcome:
 
 
 def outcomes(engine: Engine, message_ids: Sequence[str]) -> list[Outcome]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                predictions.c.message_id,
-                predictions.c.label,
-                predictions.c.route,
-                predictions.c.model_version,
-                predictions.c.confidence,
-                predictions.c.reason,
-            ).where(predictions.c.message_id.in_(list(message_ids)))
-        ).all()
-        llm = dict(
-            conn.execute(
-                select(labels.c.message_id, labels.c.label).where(
-                    labels.c.message_id.in_(list(message_ids)), labels.c.status == "ok"
-                )
-            ).all()
-        )
-    found = {row.message_id: row for row in rows}
     return [
         Outcome(
-            mid,
-            found[mid].label,
-            found[mid].route == "escalate",
-            llm.get(mid),
-            found[mid].model_version,
-            found[mid].confidence or 0.0,
-            found[mid].reason or "",
+            row.message_id,
+            row.model_label,
+            row.escalated,
+            row.llm_label,
+            row.model_version,
+            row.confidence,
+            row.reason,
         )
-        for mid in message_ids
-        if mid in found
+        for row in message_outcomes(engine, message_ids)
     ]
 
 
@@ -90,7 +71,7 @@ def block(start: int, items: Sequence[Outcome], gold: Mapping[str, str]) -> Bloc
 
 
 def _short(version: str) -> str:
-    return version if version == "none" else version.rsplit("-", 1)[-1]
+    return version if version == NO_MODEL_VERSION else version.rsplit("-", 1)[-1]
 
 
 def print_table(blocks: Sequence[Block]) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from sieve.core.dataset import LabeledText, read_labeled_jsonl
 from sieve.core.errors import PermanentError
@@ -35,10 +35,10 @@ from sieve.demo.broker import EmbeddedBroker
 from sieve.demo.report import Block, block, outcomes, print_table
 from sieve.jobs import register_gold_set
 from sieve.labeler.sim.simulator import SimulatorServer, Teacher, load_teacher
-from sieve.store.labels import cost_totals
-from sieve.store.repository import active_model_version
-from sieve.store.tables import labels, predictions
-from sieve.store.training import create_run
+from sieve.store.labels import cost_totals, ok_label_count
+from sieve.store.outcomes import settling
+from sieve.store.training import RunTrigger, create_run
+from sieve.store.versions import active_model_version
 from sieve.wiring import open_registry, open_store
 from sieve.workers.distill.retrain import run_retrain
 from sieve.workers.kafka_adapter import ensure_topics, make_producer
@@ -243,9 +243,9 @@ def _drive(
             lines = [json.dumps({"id": i.id, "text": i.text}).encode() for i in chunk]
             produce_lines(producer, settings.kafka.input_topic, lines)
             _wait_settled(engine, [item.id for item in chunk])
-            labeled = _count(engine, select(func.count()).where(labels.c.status == "ok"))
+            labeled = ok_label_count(engine)
             if labeled - labels_at_last_retrain >= _retrain_due(settings, engine):
-                run_retrain(settings, engine, registry, create_run(engine, trigger="demo"))
+                run_retrain(settings, engine, registry, create_run(engine, trigger=RunTrigger.DEMO))
                 labels_at_last_retrain = labeled
             _progress(engine, start + len(chunk), len(items), labeled, started)
     finally:
@@ -266,24 +266,12 @@ def _retrain_due(settings: Settings, engine: Engine) -> int:
 def _wait_settled(engine: Engine, ids: list[str], timeout_s: float = 600) -> None:
     """Until every message has a prediction and every escalated one an LLM label row."""
     deadline = time.monotonic() + timeout_s
-    predicted = select(func.count()).where(predictions.c.message_id.in_(ids))
-    escalated = select(func.count()).where(
-        predictions.c.message_id.in_(ids), predictions.c.route == "escalate"
-    )
-    answered = select(func.count()).where(labels.c.message_id.in_(ids))
-    while _count(engine, predicted) < len(ids) or _count(engine, answered) < _count(
-        engine, escalated
-    ):
+    while not settling(engine, ids).settled(len(ids)):
         if time.monotonic() > deadline:
             raise PermanentError(
                 "the demo's workers stopped making progress; see .sieve/demo/*.log"
             )
         time.sleep(0.2)
-
-
-def _count(engine: Engine, query: object) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())  # type: ignore[call-overload]
 
 
 def _progress(engine: Engine, done: int, total: int, labeled: int, started: float) -> None:

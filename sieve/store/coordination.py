@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Engine, or_, select
 
 from sieve.store.repository import dialect_insert, upsert
 from sieve.store.tables import LOCK_NAME_LENGTH, llm_answers, locks
+
+
+class LeaseKind(StrEnum):
+    """What a lease guards. Its name (``locks.name``, or the Redis key after the prefix)
+    starts with the kind: see ``lease_name``."""
+
+    RETRAIN = "retrain"  # one retraining at a time
+    LABEL_LOCK = "label-lock"  # one LLM call per (message, prompt version) at a time
+    ENQUEUED = "enqueued"  # a label task was published: the escalation sink's marker
+
+
+def lease_name(kind: LeaseKind, *parts: str) -> str:
+    """``kind:part:part...``, e.g. ``label-lock:<message id>:<prompt version>``."""
+    return ":".join([kind.value, *parts])
 
 
 def _row_name(name: str) -> str:

@@ -14,23 +14,32 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, and_, func, select
 
-from sieve.store.repository import dialect_insert
-from sieve.store.tables import escalations, labels, messages, predictions
+from sieve.core.events import LabelSource
+from sieve.store.repository import dialect_insert, transaction
+from sieve.store.tables import labels, messages
 
-OK = "ok"
-FAILED = "failed"
 # Human labels registered as the operator's gold set: evaluation only, never training.
+# (A prompt version, an open set; this one value marks the gold set.)
 GOLD = "gold"
+# Ids per ``IN (...)`` query: well below SQLite's bound-parameter limit.
+_LOOKUP_BATCH = 500
+
+
+class LabelStatus(StrEnum):
+    """How a label row's LLM call ended (``labels.status``)."""
+
+    OK = "ok"
+    FAILED = "failed"  # no label; a retry or `sieve requeue` may replace the row
 
 
 @dataclass(frozen=True)
 class LabelRecord:
     message_id: str
-    source: str  # "llm" | "human"
+    source: LabelSource  # LLM or HUMAN
     prompt_version: str
     llm_model: str
     label: str | None
-    status: str  # OK | FAILED
+    status: LabelStatus
     error: str | None = None
     rationale: str | None = None
     raw_answer: str | None = None
@@ -43,7 +52,7 @@ class LabelRecord:
 
 @dataclass(frozen=True)
 class StoredLabel:
-    status: str
+    status: LabelStatus
     label: str | None
     announced: bool
 
@@ -57,7 +66,7 @@ def save_label(engine: Engine, record: LabelRecord) -> StoredLabel:
         stmt = insert.values(**row).on_conflict_do_update(
             index_elements=list(key),
             set_={name: insert.excluded[name] for name in row if name not in key},
-            where=labels.c.status == FAILED,
+            where=labels.c.status == LabelStatus.FAILED,
         )
         conn.execute(stmt)
         stored = conn.execute(
@@ -65,7 +74,7 @@ def save_label(engine: Engine, record: LabelRecord) -> StoredLabel:
                 and_(*(labels.c[name] == row[name] for name in key))
             )
         ).one()
-    return StoredLabel(stored.status, stored.label, stored.announced_at is not None)
+    return StoredLabel(LabelStatus(stored.status), stored.label, stored.announced_at is not None)
 
 
 def find_label(
@@ -73,13 +82,15 @@ def find_label(
 ) -> StoredLabel | None:
     query = select(labels.c.status, labels.c.label, labels.c.announced_at).where(
         labels.c.message_id == message_id,
-        labels.c.source == "llm",
+        labels.c.source == LabelSource.LLM,
         labels.c.prompt_version == prompt_version,
         labels.c.llm_model == llm_model,
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return None if row is None else StoredLabel(row.status, row.label, row.announced_at is not None)
+    if row is None:
+        return None
+    return StoredLabel(LabelStatus(row.status), row.label, row.announced_at is not None)
 
 
 def mark_announced(engine: Engine, message_id: str, prompt_version: str, llm_model: str) -> None:
@@ -88,7 +99,7 @@ def mark_announced(engine: Engine, message_id: str, prompt_version: str, llm_mod
             labels.update()
             .where(
                 labels.c.message_id == message_id,
-                labels.c.source == "llm",
+                labels.c.source == LabelSource.LLM,
                 labels.c.prompt_version == prompt_version,
                 labels.c.llm_model == llm_model,
             )
@@ -96,107 +107,41 @@ def mark_announced(engine: Engine, message_id: str, prompt_version: str, llm_mod
         )
 
 
-@dataclass(frozen=True)
-class EscalatedMessage:
-    id: str
-    text: str
-    provisional_label: str | None
-    model_version: str
-
-
-def escalated_message(engine: Engine, message_id: str) -> EscalatedMessage | None:
-    """The message's text and the fast model's provisional label (newest prediction)."""
-    query = (
-        select(messages.c.id, messages.c.text, predictions.c.label, predictions.c.model_version)
-        .join(predictions, predictions.c.message_id == messages.c.id, isouter=True)
-        .where(messages.c.id == message_id)
-        .order_by(predictions.c.created_at.desc())
-        .limit(1)
-    )
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
-        return None
-    return EscalatedMessage(row.id, row.text, row.label, row.model_version or "none")
-
-
-class EscalationStatus(StrEnum):
-    """Where an escalation stands. It only moves forward (see FORWARD): a redelivered batch
-    or a late duplicate task must never take a labeled escalation back to `enqueued`."""
-
-    PENDING = "pending"  # recorded; no task published yet (the drain publishes it)
-    ENQUEUED = "enqueued"  # a label_with_llm task was published
-    FAILED = "failed"  # the task gave up; `sieve requeue` enqueues it again
-    LABELED = "labeled"  # the LLM label is stored: final
-
-
-# Each status and the statuses an escalation may be in to move to it. `failed` and
-# `enqueued` are one step: a re-queue takes a failed escalation back to `enqueued`.
-FORWARD: dict[EscalationStatus, tuple[EscalationStatus, ...]] = {
-    EscalationStatus.PENDING: (EscalationStatus.PENDING,),
-    EscalationStatus.ENQUEUED: (
-        EscalationStatus.PENDING,
-        EscalationStatus.ENQUEUED,
-        EscalationStatus.FAILED,
-    ),
-    EscalationStatus.FAILED: (
-        EscalationStatus.PENDING,
-        EscalationStatus.ENQUEUED,
-        EscalationStatus.FAILED,
-    ),
-    EscalationStatus.LABELED: tuple(EscalationStatus),
-}
-
-
-def set_escalation_status(
-    engine: Engine, message_ids: Sequence[str], status: EscalationStatus
-) -> None:
-    """Move the escalations to ``status`` where that is forward; the others keep theirs.
-    The guard is in the UPDATE itself, so two processes racing cannot regress a row."""
-    if not message_ids:
-        return
-    with engine.begin() as conn:
-        conn.execute(
-            escalations.update()
-            .where(
-                escalations.c.message_id.in_(list(message_ids)),
-                escalations.c.status.in_([str(before) for before in FORWARD[status]]),
-            )
-            .values(status=str(status), updated_at=datetime.now(UTC))
-        )
-
-
-def stale_escalations(
-    engine: Engine,
-    older_than_s: float,
-    limit: int = 1000,
-    *,
-    status: EscalationStatus = EscalationStatus.PENDING,
-) -> list[str]:
-    """Escalations in ``status`` since more than ``older_than_s``: `pending` ones the sink
-    never confirmed as enqueued (a crash in between); `enqueued` ones whose task was lost."""
-    cutoff = datetime.now(UTC).timestamp() - older_than_s
-    query = (
-        select(escalations.c.message_id, escalations.c.updated_at, escalations.c.created_at)
-        .where(escalations.c.status == str(status))
-        .order_by(escalations.c.updated_at)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [
-        row.message_id for row in rows if _timestamp(row.updated_at or row.created_at) <= cutoff
-    ]
-
-
 def failed_labels(engine: Engine, prompt_version: str, llm_model: str) -> list[str]:
     query = select(labels.c.message_id).where(
-        labels.c.status == FAILED,
+        labels.c.status == LabelStatus.FAILED,
         labels.c.prompt_version == prompt_version,
         labels.c.llm_model == llm_model,
     )
     with engine.connect() as conn:
         return list(conn.execute(query).scalars())
+
+
+def labeled_ids(
+    engine: Engine, message_ids: Sequence[str], prompt_version: str, llm_model: str
+) -> set[str]:
+    """Those of ``message_ids`` with an OK label from this prompt version and model."""
+    wanted = sorted(set(message_ids))
+    found: set[str] = set()
+    with transaction(engine) as conn:
+        for start in range(0, len(wanted), _LOOKUP_BATCH):
+            query = select(labels.c.message_id).where(
+                labels.c.message_id.in_(wanted[start : start + _LOOKUP_BATCH]),
+                labels.c.status == LabelStatus.OK,
+                labels.c.prompt_version == prompt_version,
+                labels.c.llm_model == llm_model,
+            )
+            found.update(conn.execute(query).scalars())
+    return found
+
+
+def ok_label_count(engine: Engine, message_ids: Sequence[str] | None = None) -> int:
+    """OK label rows, of every message or of ``message_ids`` only."""
+    query = select(func.count()).select_from(labels).where(labels.c.status == LabelStatus.OK)
+    if message_ids is not None:
+        query = query.where(labels.c.message_id.in_(list(message_ids)))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def cost_totals(engine: Engine, by: str) -> list[tuple[str, int, int, int, float]]:
@@ -210,17 +155,12 @@ def cost_totals(engine: Engine, by: str) -> list[tuple[str, int, int, int, float
             func.coalesce(func.sum(labels.c.tokens_out), 0),
             func.coalesce(func.sum(labels.c.cost_usd), 0.0),
         )
-        .where(labels.c.source == "llm", labels.c.cached.is_(False))
+        .where(labels.c.source == LabelSource.LLM, labels.c.cached.is_(False))
         .group_by(group)
         .order_by(group)
     )
     with engine.connect() as conn:
         return [(str(g), int(c), int(i), int(o), float(u)) for g, c, i, o, u in conn.execute(query)]
-
-
-def _timestamp(value: datetime) -> float:
-    # SQLite returns naive datetimes for CURRENT_TIMESTAMP, which is UTC.
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass(frozen=True)
@@ -243,7 +183,7 @@ def _ok_labels() -> Select[Any]:
             labels.c.prompt_version,
         )
         .join(messages, messages.c.id == labels.c.message_id)
-        .where(labels.c.status == OK)
+        .where(labels.c.status == LabelStatus.OK)
     )
 
 
@@ -259,7 +199,11 @@ def training_labels(engine: Engine) -> list[TrainingLabel]:
             if row.message_id in gold:
                 continue
             current = chosen.get(row.message_id)
-            if current is not None and current.source == "human" and row.source != "human":
+            if (
+                current is not None
+                and current.source == LabelSource.HUMAN
+                and row.source != LabelSource.HUMAN
+            ):
                 continue
             chosen[row.message_id] = TrainingLabel(*row)
     return list(chosen.values())
@@ -269,7 +213,7 @@ def gold_labels(engine: Engine) -> list[TrainingLabel]:
     """The operator's human gold set: always part of the evaluation, never of training."""
     query = (
         _ok_labels()
-        .where(labels.c.source == "human", labels.c.prompt_version == GOLD)
+        .where(labels.c.source == LabelSource.HUMAN, labels.c.prompt_version == GOLD)
         .order_by(labels.c.message_id)
     )
     with engine.connect() as conn:

@@ -18,14 +18,9 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import InterfaceError as DBInterfaceError
 
-from sieve.core.errors import ModelNotFound, StoreRejected, TransientError
-from sieve.store.tables import (
-    escalations,
-    messages,
-    model_activations,
-    model_versions,
-    predictions,
-)
+from sieve.core.errors import StoreRejected, TransientError
+from sieve.store.escalations import EscalationStatus
+from sieve.store.tables import escalations, messages, predictions
 
 
 @dataclass(frozen=True)
@@ -55,17 +50,6 @@ class EscalationRecord:
     message_id: str
     model_version: str
     reason: str
-
-
-@dataclass(frozen=True)
-class ModelVersionRecord:
-    version: str
-    family: str
-    path: str
-    data_hash: str
-    metrics: dict[str, Any]
-    status: str = "registered"
-    status_reason: str | None = None
 
 
 def storable_key(value: str) -> bool:
@@ -164,7 +148,7 @@ def save_messages(engine: Engine, batch: Sequence[MessageRecord]) -> None:
 
 def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
     """New escalations are `pending`; an existing row is left as it is (its status only
-    moves forward, see sieve.store.labels.EscalationStatus)."""
+    moves forward, see sieve.store.escalations.EscalationStatus)."""
     with transaction(engine) as conn:
         upsert(conn, escalations, [vars(row) for row in rows])
 
@@ -172,79 +156,12 @@ def save_escalations(engine: Engine, rows: Sequence[EscalationRecord]) -> None:
 def pending_escalations(engine: Engine, limit: int = 1000) -> list[EscalationRecord]:
     query = (
         select(escalations.c.message_id, escalations.c.model_version, escalations.c.reason)
-        .where(escalations.c.status == "pending")
+        .where(escalations.c.status == EscalationStatus.PENDING)
         .order_by(escalations.c.created_at)
         .limit(limit)
     )
     with engine.connect() as conn:
         return [EscalationRecord(*row) for row in conn.execute(query)]
-
-
-def register_model_version(engine: Engine, record: ModelVersionRecord) -> None:
-    with engine.begin() as conn:
-        upsert(
-            conn,
-            model_versions,
-            [vars(record)],
-            update=("path", "metrics", "status", "status_reason"),
-        )
-
-
-def activate_model_version(engine: Engine, version: str, reason: str) -> None:
-    if not storable_key(version):
-        raise ModelNotFound(f"model version {version!r} is not registered")
-    with engine.begin() as conn:
-        known = conn.execute(
-            select(model_versions.c.version).where(model_versions.c.version == version)
-        ).first()
-        if known is None:
-            raise ModelNotFound(f"model version {version!r} is not registered")
-        conn.execute(model_activations.insert().values(version=version, reason=reason))
-        # One row says "active": the one just activated.
-        conn.execute(
-            model_versions.update()
-            .where(model_versions.c.status == "active")
-            .values(status="registered")
-        )
-        conn.execute(
-            model_versions.update()
-            .where(model_versions.c.version == version)
-            .values(status="active", status_reason=reason)
-        )
-
-
-def active_model_version(engine: Engine) -> str | None:
-    query = select(model_activations.c.version).order_by(model_activations.c.id.desc()).limit(1)
-    with reading(engine) as conn:
-        return conn.execute(query).scalar_one_or_none()
-
-
-def get_model_version(engine: Engine, version: str) -> ModelVersionRecord:
-    if not storable_key(version):
-        raise ModelNotFound(f"model version {version!r} is not registered")
-    query = select(
-        model_versions.c.version,
-        model_versions.c.family,
-        model_versions.c.path,
-        model_versions.c.data_hash,
-        model_versions.c.metrics,
-        model_versions.c.status,
-        model_versions.c.status_reason,
-    ).where(model_versions.c.version == version)
-    with reading(engine) as conn:
-        row = conn.execute(query).first()
-    if row is None:
-        raise ModelNotFound(f"model version {version!r} is not registered")
-    return ModelVersionRecord(*row)
-
-
-def list_model_versions(engine: Engine) -> list[tuple[ModelVersionRecord, bool]]:
-    """Every version, newest first, with whether it is the active one."""
-    active = active_model_version(engine)
-    query = select(model_versions.c.version).order_by(model_versions.c.created_at.desc())
-    with engine.connect() as conn:
-        versions = list(conn.execute(query).scalars())
-    return [(get_model_version(engine, version), version == active) for version in versions]
 
 
 def count_rows(engine: Engine, table: Table) -> int:

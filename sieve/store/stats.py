@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from sieve.core.events import LabelSource
 from sieve.routing.policy import Route
-from sieve.store.labels import FAILED, cost_totals
-from sieve.store.repository import active_model_version
+from sieve.store.escalations import EscalationStatus
+from sieve.store.labels import LabelStatus, cost_totals
 from sieve.store.tables import escalations, labels, messages, predictions
+from sieve.store.versions import active_model_version
 
 WINDOW_HOURS = 24
 
@@ -77,7 +79,7 @@ def messages_total(engine: Engine) -> int:
 
 
 # Escalations still waiting for their LLM label: recorded, or handed to the task queue.
-BACKLOG_STATUSES = ("pending", "enqueued")
+BACKLOG_STATUSES = (EscalationStatus.PENDING, EscalationStatus.ENQUEUED)
 
 
 def escalation_backlog(engine: Engine) -> int:
@@ -95,7 +97,7 @@ def escalation_by_hour(
     current = _hour_start(now or datetime.now(UTC))
     since = current - timedelta(hours=hours - 1)
     hour = _truncate_to_hour(engine.dialect.name, predictions.c.created_at).label("hour")
-    escalated = func.sum(case((predictions.c.route == Route.ESCALATE.value, 1), else_=0))
+    escalated = func.sum(case((predictions.c.route == Route.ESCALATE, 1), else_=0))
     query = (
         select(hour, func.count(), escalated)
         .where(predictions.c.created_at >= since)
@@ -114,7 +116,9 @@ def escalation_by_hour(
 def llm_usage(engine: Engine) -> LLMUsage:
     """Totals over every LLM call made (the same figures as `sieve costs`)."""
     rows = cost_totals(engine, by="prompt_version")
-    failed = select(func.count()).where(labels.c.source == "llm", labels.c.status == FAILED)
+    failed = select(func.count()).where(
+        labels.c.source == LabelSource.LLM, labels.c.status == LabelStatus.FAILED
+    )
     with engine.connect() as conn:
         failed_labels = int(conn.execute(failed).scalar_one())
     return LLMUsage(

@@ -22,6 +22,8 @@ from sqlalchemy import (
     func,
 )
 
+from sieve.store.columns import MESSAGE_FIELD_CHARS, MESSAGE_ID_CHARS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -31,17 +33,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-# "No model was active" is stored as this version, so the key stays NOT NULL.
-NO_MODEL_VERSION = "none"
-
-
-# The longest value each stored field of an input message may have, in characters (what
-# VARCHAR(n) counts on PostgreSQL). The columns below and the stream decoder both read
-# these, so a message the decoder accepts always fits. `created_at` from the producer is
-# not a column yet; the bound keeps a timestamp string from carrying a payload.
-MESSAGE_FIELD_CHARS = {"id": 256, "source": 128, "created_at": 64}
-MESSAGE_ID_CHARS = MESSAGE_FIELD_CHARS["id"]
 
 
 def _created_at() -> Column[object]:
@@ -69,6 +60,7 @@ model_versions = Table(
     Column("path", Text, nullable=False),
     Column("data_hash", String(64), nullable=False),
     Column("metrics", JSON, nullable=False),
+    # ModelStatus (versions.py); the default is ModelStatus.REGISTERED, as migrated.
     Column("status", String(16), nullable=False, server_default="registered"),
     Column("status_reason", Text),
     _created_at(),
@@ -93,8 +85,8 @@ predictions = Table(
     Column("label", String(128)),
     Column("confidence", Float, nullable=False),
     Column("margin", Float, nullable=False),
-    Column("route", String(16), nullable=False),
-    Column("reason", String(32), nullable=False),
+    Column("route", String(16), nullable=False),  # routing.policy.Route
+    Column("reason", String(32), nullable=False),  # routing.policy.Reason
     _created_at(),
 )
 
@@ -106,6 +98,7 @@ escalations = Table(
     Column("message_id", String(MESSAGE_ID_CHARS), primary_key=True),
     Column("model_version", String(128), nullable=False),
     Column("reason", String(32), nullable=False),
+    # EscalationStatus (escalations.py); the default is PENDING, as migrated.
     Column("status", String(16), nullable=False, server_default="pending"),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), server_default=func.now()),
@@ -116,11 +109,11 @@ labels = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("message_id", String(MESSAGE_ID_CHARS), nullable=False, index=True),
-    Column("source", String(16), nullable=False),  # "llm" | "human"
+    Column("source", String(16), nullable=False),  # LabelSource.LLM | HUMAN (core/events.py)
     Column("prompt_version", String(64), nullable=False, server_default=""),
     Column("llm_model", String(128), nullable=False, server_default=""),
     Column("label", String(128)),
-    Column("status", String(16), nullable=False),  # "ok" | "failed"
+    Column("status", String(16), nullable=False),  # LabelStatus (labels.py)
     Column("error", Text),
     Column("rationale", Text),
     Column("raw_answer", Text),
@@ -139,8 +132,8 @@ training_runs = Table(
     "training_runs",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("trigger", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # RunStatus (training.py)
+    Column("trigger", String(32), nullable=False),  # RunTrigger (training.py)
     Column("model_version", String(128)),
     Column("metrics", JSON),
     Column("error", Text),
@@ -150,7 +143,7 @@ training_runs = Table(
 )
 
 # Named leases with an expiry: one retraining at a time across processes and machines,
-# the same on PostgreSQL and SQLite.
+# the same on PostgreSQL and SQLite. Names start with a LeaseKind (coordination.py).
 LOCK_NAME_LENGTH = 64
 
 locks = Table(

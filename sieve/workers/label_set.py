@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sieve.core.dataset import label_set_for_data_dir, read_label_set
 from sieve.core.errors import ConfigError, ModelNotFound, PermanentError, TransientError
 from sieve.models.classifier import LABELS_FILE
-from sieve.store.repository import active_model_version, get_model_version
+from sieve.store.versions import active_model_version, get_model_version
 
 logger = logging.getLogger(__name__)
 

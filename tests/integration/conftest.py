@@ -15,11 +15,7 @@ from sieve.demo.broker import EmbeddedBroker
 from sieve.models.families.ngram.training import TrainConfig, train_from_file
 from sieve.models.registry import ArtefactInfo, ModelRegistry
 from sieve.store.engine import make_engine
-from sieve.store.repository import (
-    ModelVersionRecord,
-    activate_model_version,
-    register_model_version,
-)
+from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
 from tests.conftest import BANKING77
 
 # Test-friendly group timeouts: a join against Tansu takes about half the session timeout.

@@ -17,8 +17,8 @@ from sqlalchemy import Engine, create_engine
 from sieve.admin.app import create_app
 from sieve.core.settings import Settings
 from sieve.store.migrate import upgrade
-from sieve.store.repository import activate_model_version
 from sieve.store.stats import escalation_by_hour, llm_usage
+from sieve.store.versions import activate_model_version
 from tests.unit.admin.fakes import FakeRetrainer
 from tests.unit.admin.store_rows import (
     NOW,

@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from sieve.store.engine import make_engine
-from sieve.store.repository import active_model_version, get_model_version
 from sieve.store.tables import labels
+from sieve.store.versions import active_model_version, get_model_version
 from tests.conftest import ROOT, require_service
 
 TOPICS = {

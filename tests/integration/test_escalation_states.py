@@ -12,13 +12,8 @@ from sqlalchemy import Engine, select
 
 from sieve.core.settings import Settings
 from sieve.store.engine import make_engine
-from sieve.store.labels import (
-    OK,
-    EscalationStatus,
-    LabelRecord,
-    save_label,
-    set_escalation_status,
-)
+from sieve.store.escalations import EscalationStatus, set_escalation_status
+from sieve.store.labels import LabelRecord, LabelStatus, save_label
 from sieve.store.repository import (
     EscalationRecord,
     MessageRecord,
@@ -145,7 +140,9 @@ def test_a_task_for_an_already_labeled_message_marks_its_escalation_labeled(
     save_escalations(ctx.engine, [EscalationRecord("k1", "v1", "low_confidence")])
     set_escalation_status(ctx.engine, ["k1"], ENQUEUED)
     prompt_version, model = ctx.key
-    save_label(ctx.engine, LabelRecord("k1", "llm", prompt_version, model, "card_arrival", OK))
+    save_label(
+        ctx.engine, LabelRecord("k1", "llm", prompt_version, model, "card_arrival", LabelStatus.OK)
+    )
 
     assert label_escalated(ctx, "k1") is Outcome.ALREADY_LABELED
 

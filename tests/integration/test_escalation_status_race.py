@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy import Engine, select
 
-from sieve.store.labels import set_escalation_status
+from sieve.store.escalations import set_escalation_status
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.store.tables import escalations
 from sieve.workers.llm.escalation import CeleryEscalationSink

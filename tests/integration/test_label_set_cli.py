@@ -14,11 +14,7 @@ from pathlib import Path
 import pytest
 
 from sieve.store.engine import make_engine
-from sieve.store.repository import (
-    ModelVersionRecord,
-    activate_model_version,
-    register_model_version,
-)
+from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
 from tests.conftest import BANKING77
 
 OTHER_LABELS = ["billing", "delivery", "login", "refund"]

@@ -11,13 +11,9 @@ from sieve.core.dataset import read_labeled_jsonl
 from sieve.models.registry import ModelRegistry
 from sieve.store.engine import make_engine
 from sieve.store.labels import LabelRecord, save_label
-from sieve.store.repository import (
-    MessageRecord,
-    active_model_version,
-    get_model_version,
-    save_messages,
-)
-from sieve.store.training import create_run
+from sieve.store.repository import MessageRecord, save_messages
+from sieve.store.training import RunTrigger, create_run
+from sieve.store.versions import active_model_version, get_model_version
 from sieve.workers.distill.retrain import run_retrain
 from tests.conftest import BANKING77
 
@@ -88,7 +84,7 @@ def test_retraining_with_the_minilm_family(settings, tmp_path, encoder_cache_dir
         save_label(engine, LabelRecord(row.id, "llm", "p@1", "teacher", row.label, "ok"))
     registry = ModelRegistry(tmp_path / "models", cache_dir=encoder_cache_dir)
 
-    first = run_retrain(settings, engine, registry, create_run(engine, trigger="test"))
+    first = run_retrain(settings, engine, registry, create_run(engine, trigger=RunTrigger.CLI))
     assert (first["status"], first["promoted"]) == ("succeeded", True), first
     version = first["model_version"]
     assert version.startswith("minilm-") and active_model_version(engine) == version
@@ -100,7 +96,7 @@ def test_retraining_with_the_minilm_family(settings, tmp_path, encoder_cache_dir
     weak = settings.model_copy(
         update={"retrain": settings.retrain.model_copy(update={"epochs": 1})}
     )
-    second = run_retrain(weak, engine, registry, create_run(engine, trigger="test"))
+    second = run_retrain(weak, engine, registry, create_run(engine, trigger=RunTrigger.CLI))
     assert (second["status"], second["promoted"]) == ("succeeded", False), second
     assert active_model_version(engine) == version
     engine.dispose()

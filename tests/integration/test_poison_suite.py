@@ -13,8 +13,9 @@ from collections import Counter
 from sqlalchemy import select
 
 from sieve.core.events import LabelEvent
+from sieve.store.columns import MESSAGE_FIELD_CHARS
 from sieve.store.engine import make_engine
-from sieve.store.tables import MESSAGE_FIELD_CHARS, messages, predictions
+from sieve.store.tables import messages, predictions
 from sieve.workers.kafka_adapter import ensure_topics, make_producer
 from tests.integration.conftest import activate, read_topic, stream_env
 

@@ -11,13 +11,9 @@ from sieve.core.dataset import read_labeled_jsonl
 from sieve.models.registry import ModelRegistry
 from sieve.store.engine import make_engine
 from sieve.store.labels import LabelRecord, save_label
-from sieve.store.repository import (
-    MessageRecord,
-    active_model_version,
-    get_model_version,
-    save_messages,
-)
-from sieve.store.training import create_run
+from sieve.store.repository import MessageRecord, save_messages
+from sieve.store.training import RunTrigger, create_run
+from sieve.store.versions import active_model_version, get_model_version
 from sieve.workers.distill.retrain import rollback, run_retrain
 from tests.conftest import BANKING77
 
@@ -35,7 +31,7 @@ def labeled(settings):
 
 
 def _retrain(settings, engine, registry):
-    return run_retrain(settings, engine, registry, create_run(engine, trigger="test"))
+    return run_retrain(settings, engine, registry, create_run(engine, trigger=RunTrigger.CLI))
 
 
 def test_first_run_promotes_a_worse_one_is_refused_and_rollback_restores(labeled, tmp_path):
@@ -71,7 +67,7 @@ def test_first_run_promotes_a_worse_one_is_refused_and_rollback_restores(labeled
 def test_concurrent_runs_train_once(labeled, tmp_path):
     settings, engine = labeled
     registry = ModelRegistry(tmp_path / "models")
-    runs = [create_run(engine, trigger="test") for _ in range(2)]
+    runs = [create_run(engine, trigger=RunTrigger.CLI) for _ in range(2)]
     results: dict[str, dict] = {}
     threads = [
         threading.Thread(

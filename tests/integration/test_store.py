@@ -11,17 +11,19 @@ from sieve.store.engine import make_engine
 from sieve.store.repository import (
     EscalationRecord,
     MessageRecord,
-    ModelVersionRecord,
     PredictionRecord,
-    activate_model_version,
-    active_model_version,
     count_rows,
-    list_model_versions,
     pending_escalations,
     save_escalations,
     save_predictions,
 )
 from sieve.store.tables import escalations, messages, predictions
+from sieve.store.versions import (
+    ModelVersionRecord,
+    activate_model_version,
+    active_model_version,
+    list_model_versions,
+)
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def test_escalations_are_recorded_once(engine):
 
 
 def test_activation_history_and_unknown_version(engine):
-    from sieve.store.repository import register_model_version
+    from sieve.store.versions import register_model_version
 
     assert active_model_version(engine) is None
     for version in ("v1", "v2"):

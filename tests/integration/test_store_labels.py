@@ -6,9 +6,8 @@ import pytest
 
 from sieve.store.engine import make_engine
 from sieve.store.labels import (
-    FAILED,
-    OK,
     LabelRecord,
+    LabelStatus,
     cost_totals,
     find_label,
     save_label,
@@ -25,31 +24,33 @@ def engine(store_url):
     engine.dispose()
 
 
-def llm(message_id: str, label: str | None, status: str = OK, prompt: str = "p@1", **kw):
+def llm(
+    message_id: str, label: str | None, status: str = LabelStatus.OK, prompt: str = "p@1", **kw
+):
     return LabelRecord(message_id, "llm", prompt, "model", label, status, **kw)
 
 
 def test_an_ok_label_is_never_overwritten(engine):
     first = save_label(engine, llm("m0", "card", tokens_in=10, cost_usd=0.5))
     again = save_label(engine, llm("m0", "refund"))
-    failure = save_label(engine, llm("m0", None, FAILED, error="timeout"))
+    failure = save_label(engine, llm("m0", None, LabelStatus.FAILED, error="timeout"))
     assert first == again == failure
-    assert (failure.status, failure.label) == (OK, "card")
+    assert (failure.status, failure.label) == (LabelStatus.OK, "card")
 
 
 def test_a_failed_row_is_replaced_by_a_later_success(engine):
-    save_label(engine, llm("m1", None, FAILED, error="429 x 8"))
-    assert find_label(engine, "m1", "p@1", "model").status == FAILED
+    save_label(engine, llm("m1", None, LabelStatus.FAILED, error="429 x 8"))
+    assert find_label(engine, "m1", "p@1", "model").status == LabelStatus.FAILED
     stored = save_label(engine, llm("m1", "card"))
-    assert (stored.status, stored.label, stored.announced) == (OK, "card", False)
+    assert (stored.status, stored.label, stored.announced) == (LabelStatus.OK, "card", False)
 
 
 def test_training_labels_prefer_human_then_newest_llm(engine):
     save_label(engine, llm("m0", "old", prompt="p@1"))
     save_label(engine, llm("m0", "new", prompt="p@2"))
-    save_label(engine, LabelRecord("m1", "human", "", "", "gold", OK))
+    save_label(engine, LabelRecord("m1", "human", "", "", "gold", LabelStatus.OK))
     save_label(engine, llm("m1", "llm-says", prompt="p@2"))
-    save_label(engine, llm("m2", None, FAILED, error="outside the set"))
+    save_label(engine, llm("m2", None, LabelStatus.FAILED, error="outside the set"))
     chosen = {row.message_id: (row.label, row.source) for row in training_labels(engine)}
     assert chosen == {"m0": ("new", "llm"), "m1": ("gold", "human")}
 

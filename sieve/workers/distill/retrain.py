@@ -22,24 +22,25 @@ from sieve.models.classifier import FastClassifier
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.families import get_family, load_classifier
 from sieve.models.registry import ModelRegistry
-from sieve.store.coordination import acquire_lease, release_lease
+from sieve.store.coordination import LeaseKind, acquire_lease, lease_name, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
-from sieve.store.repository import (
+from sieve.store.training import RunStatus, RunTrigger, create_run, get_run, pending_run, update_run
+from sieve.store.versions import (
+    ModelStatus,
     ModelVersionRecord,
     activate_model_version,
+    activation_history,
     active_model_version,
     get_model_version,
     register_model_version,
 )
-from sieve.store.tables import model_activations
-from sieve.store.training import create_run, get_run, pending_run, update_run
 from sieve.workers.distill.calibrate import calibrate, nearest_training_examples
 from sieve.workers.distill.gate import GateResult, promotion_gate
 from sieve.workers.label_set import deployment_label_set
 
 logger = logging.getLogger(__name__)
 
-LEASE = "retrain"
+LEASE = lease_name(LeaseKind.RETRAIN)
 
 __all__ = [
     "GateResult",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-def request_retrain(settings: Settings, engine: Engine, *, trigger: str) -> str:
+def request_retrain(settings: Settings, engine: Engine, *, trigger: RunTrigger) -> str:
     """Queue a retraining run, or return the run already queued or running."""
     existing = pending_run(engine)
     if existing is not None:
@@ -76,14 +77,14 @@ def run_retrain(
     taken ends as `skipped`."""
     config = settings.retrain
     if not acquire_lease(engine, LEASE, run_id, config.lock_ttl_s):
-        update_run(engine, run_id, status="skipped", error="another retraining is running")
+        update_run(engine, run_id, RunStatus.SKIPPED, error="another retraining is running")
         return _run(engine, run_id)
     try:
-        update_run(engine, run_id, status="running")
+        update_run(engine, run_id, RunStatus.RUNNING)
         _train_and_gate(settings, engine, registry, run_id, progress)
     except SieveError as exc:
         logger.error("retraining run %s failed: %s", run_id, exc)
-        update_run(engine, run_id, status="failed", error=str(exc))
+        update_run(engine, run_id, RunStatus.FAILED, error=str(exc))
     finally:
         release_lease(engine, LEASE, run_id)
     return _run(engine, run_id)
@@ -161,7 +162,7 @@ def _train_and_gate(
             path=str(info.path.resolve()),
             data_hash=info.meta["data_hash"],
             metrics=metrics,
-            status="registered" if gate.passed else "rejected",
+            status=ModelStatus.REGISTERED if gate.passed else ModelStatus.REJECTED,
             status_reason=gate.reason,
         ),
     )
@@ -177,7 +178,7 @@ def _train_and_gate(
     update_run(
         engine,
         run_id,
-        status="succeeded",
+        RunStatus.SUCCEEDED,
         model_version=info.version,
         metrics=metrics,
         promoted=gate.passed,
@@ -219,14 +220,7 @@ def promote(engine: Engine, version: str, reason: str) -> None:
 
 def rollback(engine: Engine) -> str:
     """Activate again the version that was active before the current one."""
-    from sqlalchemy import select
-
-    with engine.connect() as conn:
-        history = list(
-            conn.execute(
-                select(model_activations.c.version).order_by(model_activations.c.id.desc())
-            ).scalars()
-        )
+    history = activation_history(engine)
     current = history[0] if history else None
     previous = next((version for version in history if version != current), None)
     if previous is None:

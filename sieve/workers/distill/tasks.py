@@ -22,8 +22,8 @@ def retrain(run_id: str) -> str:
 def maybe_retrain() -> str | None:
     """The beat schedule: retrain when enough new labels arrived since the last run, or
     as soon as the minimum exists while no model is active (cold start)."""
-    from sieve.store.repository import active_model_version
-    from sieve.store.training import labels_since, last_run_started
+    from sieve.store.training import RunTrigger, labels_since, last_run_started
+    from sieve.store.versions import active_model_version
     from sieve.workers.distill.retrain import request_retrain
 
     settings = worker_settings()
@@ -34,4 +34,4 @@ def maybe_retrain() -> str | None:
     new_labels = labels_since(engine, None if cold else last_run_started(engine))
     if new_labels < needed:
         return None
-    return request_retrain(settings, engine, trigger="schedule")
+    return request_retrain(settings, engine, trigger=RunTrigger.SCHEDULE)

@@ -13,16 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from sieve.core.errors import PermanentError
-from sieve.store.labels import OK
-from sieve.store.repository import MessageRecord, save_messages, transaction
-from sieve.store.tables import labels
+from sieve.store.labels import labeled_ids
+from sieve.store.repository import MessageRecord, save_messages
 
 BACKLOG_SOURCE = "backlog"
-# Ids per "already labeled?" query: well below SQLite's bound-parameter limit.
-_LOOKUP_BATCH = 500
 
 
 class BacklogSink(Protocol):
@@ -105,21 +102,3 @@ def enqueue_backlog(
         if progress is not None:
             progress.advanced(len(chunk))
     return BacklogResult(len(records), len(records) - len(todo), enqueued)
-
-
-def labeled_ids(
-    engine: Engine, message_ids: Sequence[str], prompt_version: str, llm_model: str
-) -> set[str]:
-    """Those of ``message_ids`` with an OK label from this prompt version and model."""
-    wanted = sorted(set(message_ids))
-    found: set[str] = set()
-    with transaction(engine) as conn:
-        for start in range(0, len(wanted), _LOOKUP_BATCH):
-            query = select(labels.c.message_id).where(
-                labels.c.message_id.in_(wanted[start : start + _LOOKUP_BATCH]),
-                labels.c.status == OK,
-                labels.c.prompt_version == prompt_version,
-                labels.c.llm_model == llm_model,
-            )
-            found.update(conn.execute(query).scalars())
-    return found

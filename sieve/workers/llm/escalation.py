@@ -10,7 +10,8 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import Engine
 
 from sieve.core.errors import TransientError
-from sieve.store.labels import EscalationStatus, set_escalation_status, stale_escalations
+from sieve.store.coordination import LeaseKind, lease_name
+from sieve.store.escalations import EscalationStatus, set_escalation_status, stale_escalations
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.workers.llm.celery_app import LABEL_WITH_LLM, app
 from sieve.workers.llm.leases import Leases
@@ -72,7 +73,7 @@ class CeleryEscalationSink:
 
     def _enqueue_one(self, message_id: str, *, force: bool) -> bool:
         task_id = f"label:{message_id}:{self._prompt_version}"
-        marker = f"enqueued:{task_id}"
+        marker = lease_name(LeaseKind.ENQUEUED, task_id)
         token = self._leases.acquire(marker, ENQUEUED_MARKER_TTL_S)
         if token is None and not force:
             return False

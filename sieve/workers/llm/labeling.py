@@ -34,18 +34,21 @@ from sieve.labeler.cost import PriceTable
 from sieve.labeler.parsing import LabelOutsideSet
 from sieve.labeler.prompts import PromptTemplate
 from sieve.labeler.service import LabelResult, label_message
-from sieve.store.labels import (
-    FAILED,
-    OK,
+from sieve.store.columns import NO_MODEL_VERSION
+from sieve.store.coordination import LeaseKind, lease_name
+from sieve.store.escalations import (
     EscalatedMessage,
     EscalationStatus,
-    LabelRecord,
-    StoredLabel,
     escalated_message,
+    set_escalation_status,
+)
+from sieve.store.labels import (
+    LabelRecord,
+    LabelStatus,
+    StoredLabel,
     find_label,
     mark_announced,
     save_label,
-    set_escalation_status,
 )
 from sieve.workers.llm.leases import Leases
 
@@ -127,12 +130,12 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
     if message is None:
         logger.error("escalated message %s is not in the store: nothing to label", message_id)
         return Outcome.UNKNOWN_MESSAGE
-    if existing is not None and existing.status == OK:
+    if existing is not None and existing.status == LabelStatus.OK:
         # A task killed between the label row and the status update left it `enqueued`.
         set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
         _announce(ctx, message, existing)
         return Outcome.ALREADY_LABELED
-    lock = f"label-lock:{message_id}:{prompt_version}"
+    lock = lease_name(LeaseKind.LABEL_LOCK, message_id, prompt_version)
     token = ctx.leases.acquire(lock, ctx.lock_ttl_s)
     if token is None:
         raise LockBusy(f"{message_id} is being labeled by another task")
@@ -171,7 +174,15 @@ def record_failure(ctx: LabelingContext, message_id: str, reason: str) -> None:
     prompt_version, model = ctx.key
     save_label(
         ctx.engine,
-        LabelRecord(message_id, "llm", prompt_version, model, None, FAILED, error=reason),
+        LabelRecord(
+            message_id,
+            LabelSource.LLM,
+            prompt_version,
+            model,
+            None,
+            LabelStatus.FAILED,
+            error=reason,
+        ),
     )
     set_escalation_status(ctx.engine, [message_id], EscalationStatus.FAILED)
     logger.warning("%s: LLM labeling failed: %s", message_id, reason)
@@ -181,11 +192,11 @@ def _record(message_id: str, result: LabelResult) -> LabelRecord:
     answer = result.answer
     return LabelRecord(
         message_id=message_id,
-        source="llm",
+        source=LabelSource.LLM,
         prompt_version=answer.prompt_version,
         llm_model=answer.model,
         label=answer.label,
-        status=OK,
+        status=LabelStatus.OK,
         rationale=answer.rationale,
         raw_answer=answer.raw_answer,
         tokens_in=0 if result.cached else answer.tokens_in,
@@ -206,7 +217,7 @@ def _announce(ctx: LabelingContext, message: EscalatedMessage, stored: StoredLab
         confidence=1.0,
         source=LabelSource.LLM,
         final=True,
-        model_version=None if message.model_version == "none" else message.model_version,
+        model_version=None if message.model_version == NO_MODEL_VERSION else message.model_version,
         prompt_version=prompt_version,
         correction=message.provisional_label is not None
         and stored.label != message.provisional_label,

@@ -17,8 +17,8 @@ from sieve.core.settings import RoutingSettings, StreamSettings
 from sieve.models.classifier import FastClassifier
 from sieve.routing.policy import Decision, Prediction, Route, decide, exploration_draw
 from sieve.routing.thresholds import RoutingThresholds
+from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
-from sieve.store.tables import NO_MODEL_VERSION
 from sieve.workers.stream.messages import DeadLetterReason, FeedbackMessage, decode_message
 
 logger = logging.getLogger(__name__)

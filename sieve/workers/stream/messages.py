@@ -13,7 +13,7 @@ fails in the database for its content:
 5. no string, key or value, anywhere in the document, holds NUL (PostgreSQL text cannot)
    or a lone surrogate (UTF-8 cannot encode one);
 6. `id` and `text` are non-empty strings, `source`/`created_at` strings, `meta` an object,
-   each field within its column's length (sieve.store.tables.MESSAGE_FIELD_CHARS).
+   each field within its column's length (sieve.store.columns.MESSAGE_FIELD_CHARS).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 from sieve.core.errors import BadMessage
 from sieve.core.settings import StreamSettings
-from sieve.store.tables import MESSAGE_FIELD_CHARS
+from sieve.store.columns import MESSAGE_FIELD_CHARS
 
 # No feedback metadata needs more; far below the 4300 digits where int() gives up.
 MAX_INTEGER_DIGITS = 100

@@ -14,7 +14,7 @@ from sieve.core.errors import ModelNotFound, SieveError, TransientError
 from sieve.models.classifier import FastClassifier
 from sieve.models.families import load_classifier
 from sieve.routing.thresholds import RoutingThresholds
-from sieve.store.repository import active_model_version, get_model_version
+from sieve.store.versions import active_model_version, get_model_version
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from sqlalchemy import Engine, select
 
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
-from sieve.store.repository import activate_model_version
 from sieve.store.tables import model_activations
+from sieve.store.versions import activate_model_version
 
 
 class FakeRetrainer:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from sieve.store.repository import activate_model_version, active_model_version
+from sieve.store.versions import activate_model_version, active_model_version
 from tests.unit.admin.conftest import AUTH
 from tests.unit.admin.fakes import FakeRetrainer
 from tests.unit.admin.store_rows import NOW, add_version

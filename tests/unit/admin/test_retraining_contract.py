@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from sieve.admin.app import create_app
 from sieve.core.settings import Settings
-from sieve.store.repository import active_model_version
+from sieve.store.versions import active_model_version
 from tests.unit.admin.conftest import AUTH, TOKEN
 from tests.unit.admin.store_rows import NOW, add_version
 
@@ -29,9 +29,9 @@ def real_client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
 
 
 def test_a_stored_run_is_served(real_client: TestClient, engine: Engine) -> None:
-    from sieve.store.training import create_run
+    from sieve.store.training import RunTrigger, create_run
 
-    run_id = create_run(engine, trigger="cli")
+    run_id = create_run(engine, trigger=RunTrigger.CLI)
 
     response = real_client.get(f"/runs/{run_id}")
 

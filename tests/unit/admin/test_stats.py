@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from sieve.store.repository import activate_model_version
 from sieve.store.stats import escalation_by_hour, llm_usage, messages_total
+from sieve.store.versions import activate_model_version
 from tests.unit.admin.store_rows import (
     NOW,
     add_label,

@@ -11,14 +11,9 @@ import pytest
 from sqlalchemy import Engine
 
 from sieve.core.errors import PermanentError
-from sieve.store.labels import LabelRecord, save_label
+from sieve.store.labels import LabelRecord, labeled_ids, save_label
 from sieve.store.repository import MessageRecord
-from sieve.workers.llm.backlog import (
-    enqueue_backlog,
-    labeled_ids,
-    parse_backlog,
-    parse_backlog_line,
-)
+from sieve.workers.llm.backlog import enqueue_backlog, parse_backlog, parse_backlog_line
 from tests.fakes import FakeBacklogSink
 
 VERSION, MODEL = "classify-zero-shot@1", "teacher-sim"

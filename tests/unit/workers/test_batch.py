@@ -4,7 +4,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import RoutingSettings, StreamSettings
-from sieve.store.tables import NO_MODEL_VERSION
+from sieve.store.columns import NO_MODEL_VERSION
 from sieve.workers.stream.batch import process_batch
 from tests.fakes import FakeClassifier
 

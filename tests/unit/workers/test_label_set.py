@@ -9,11 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from sieve.core.errors import ConfigError
-from sieve.store.repository import (
-    ModelVersionRecord,
-    activate_model_version,
-    register_model_version,
-)
+from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
 from sieve.workers.label_set import (
     check_active_model_labels,
     deployment_label_set,

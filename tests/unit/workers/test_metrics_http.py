@@ -19,7 +19,7 @@ from sieve.core.errors import TransientError
 from sieve.labeler.cache import CacheUnavailable
 from sieve.labeler.client import LLMFailure, PermanentLLMError, TransientLLMError
 from sieve.labeler.parsing import LabelOutsideSet
-from sieve.store.labels import set_escalation_status
+from sieve.store.escalations import set_escalation_status
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.store.stats import escalation_backlog
 from sieve.workers.llm.labeling import LockBusy, failure_kind

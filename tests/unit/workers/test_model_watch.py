@@ -2,11 +2,7 @@ from pathlib import Path
 
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
-from sieve.store.repository import (
-    ModelVersionRecord,
-    activate_model_version,
-    register_model_version,
-)
+from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
 from sieve.workers.stream.model_watch import ActiveModel
 from tests.fakes import FakeClassifier
 

@@ -6,7 +6,7 @@ import pytest
 
 from sieve.core.errors import BadMessage
 from sieve.core.settings import StreamSettings
-from sieve.store.tables import MESSAGE_FIELD_CHARS
+from sieve.store.columns import MESSAGE_FIELD_CHARS
 from sieve.workers.stream.messages import DeadLetterReason, decode_message
 
 LIMITS = StreamSettings()
