@@ -78,6 +78,86 @@ def imports_of(module: str) -> Iterator[tuple[str, int]]:
                 yield target, node.lineno
 
 
+# SQL lives in sieve/store (and the migrations): elsewhere only engines, URLs and the
+# driver's exceptions may come from SQLAlchemy, and the schema module is not imported.
+SQL_HOME = ("sieve.store", "sieve.migrations")
+SQLALCHEMY_ALLOWED = {
+    "sqlalchemy": {"Engine", "Connection"},
+    "sqlalchemy.engine": {"Engine", "Connection", "URL", "make_url"},
+    "sqlalchemy.exc": None,  # any exception
+}
+
+
+def sql_imports(source: str, package: str) -> list[str]:
+    """The imports in ``source`` that only the store may make, as ``line: what``; a
+    module of ``package`` resolves relative imports. Imports under ``if TYPE_CHECKING:``
+    count too: a type from the schema is still the schema."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            pairs = [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                anchor = parts[: len(parts) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            pairs = [(base, alias.name) for alias in node.names]
+        else:
+            continue
+        for module, name in pairs:
+            full = f"{module}.{name}" if name else module
+            if full == "sieve.store.tables" or full.startswith("sieve.store.tables."):
+                found.append(f"{node.lineno}: {full}")
+            elif module == "sqlalchemy" or module.startswith("sqlalchemy."):
+                allowed = SQLALCHEMY_ALLOWED.get(module, set())
+                if name is None or (allowed is not None and name not in allowed):
+                    found.append(f"{node.lineno}: {full}")
+    return found
+
+
+def test_sql_stays_in_the_store() -> None:
+    wrong = []
+    for module, path in sorted(MODULES.items()):
+        if any(module == home or module.startswith(home + ".") for home in SQL_HOME):
+            continue
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for found in sql_imports(path.read_text(), package):
+            wrong.append(f"{path.relative_to(PACKAGE.parent)}:{found}")
+    assert not wrong, "SQL outside sieve/store (move the query into a store module):\n" + (
+        "\n".join(wrong)
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "package", "flagged"),
+    [
+        ("from sqlalchemy import Engine", "sieve.demo", []),
+        ("from sqlalchemy.exc import OperationalError", "sieve.demo", []),
+        ("from sqlalchemy.engine import make_url", "sieve", []),
+        ("from kombu.transport.sqlalchemy import Transport", "sieve.workers", []),
+        ("from sieve.store.labels import LabelStatus", "sieve.demo", []),
+        ("from sqlalchemy import Engine, select", "sieve.demo", ["1: sqlalchemy.select"]),
+        ("import sqlalchemy as sa", "sieve.demo", ["1: sqlalchemy"]),
+        ("from sqlalchemy.sql import func", "sieve.demo", ["1: sqlalchemy.sql.func"]),
+        ("def f():\n    from sqlalchemy import text", "sieve.admin", ["2: sqlalchemy.text"]),
+        ("from sieve.store.tables import labels", "sieve.demo", ["1: sieve.store.tables.labels"]),
+        ("from sieve.store import tables", "sieve.demo", ["1: sieve.store.tables"]),
+        ("from ..store.tables import labels", "sieve.workers.llm", []),
+        (
+            "from ...store.tables import labels",
+            "sieve.workers.llm",
+            ["1: sieve.store.tables.labels"],
+        ),
+        ("import sieve.store.tables", "sieve.demo", ["1: sieve.store.tables"]),
+    ],
+)
+def test_the_sql_rule_flags_queries_and_the_schema(
+    source: str, package: str, flagged: list[str]
+) -> None:
+    assert sql_imports(source, package) == flagged
+
+
 def _walk(node: ast.AST) -> Iterator[ast.AST]:
     for child in ast.iter_child_nodes(node):
         if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
