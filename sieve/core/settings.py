@@ -285,4 +285,6 @@ def _mask(value: Any) -> Any:
         return {key: _mask(item) for key, item in value.items()}
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, StrEnum):  # logged as its text, as a Literal was
+        return value.value
     return value

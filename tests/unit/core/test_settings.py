@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from sieve.core.settings import Settings
+from sieve.core.settings import EscalationSinkKind, Settings
 
 
 def test_nested_environment_variables(monkeypatch):
@@ -61,3 +61,21 @@ def test_stuck_escalations_are_re_enqueued_only_after_any_task_could_have_ended(
     # A task still running (up to time_limit_s) must not get a twin.
     with pytest.raises(ValidationError, match="requeue_enqueued_after_s"):
         Settings(_env_file=None, celery={"requeue_enqueued_after_s": 100})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("store", EscalationSinkKind.STORE), ("celery", EscalationSinkKind.CELERY)],
+)
+def test_escalation_sink_is_read_as_its_enum(monkeypatch, value, expected):
+    monkeypatch.setenv("SIEVE_STREAM__ESCALATION_SINK", value)
+    settings = Settings(_env_file=None)
+    assert settings.stream.escalation_sink is expected
+    # The logged configuration shows the text, not the enum's repr.
+    assert settings.masked()["stream"]["escalation_sink"] == value
+
+
+def test_an_unknown_escalation_sink_is_refused(monkeypatch):
+    monkeypatch.setenv("SIEVE_STREAM__ESCALATION_SINK", "kafka")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
