@@ -18,8 +18,8 @@ from sieve.core.events import LabelSource
 from sieve.store.repository import dialect_insert, transaction
 from sieve.store.tables import labels, messages
 
-# Human labels registered as the operator's gold set: evaluation only, never training.
-# (A prompt version, an open set; this one value marks the gold set.)
+# The prompt version of the operator's human gold set (evaluation only, never training).
+# Prompt versions are open text; this one value marks the set.
 GOLD = "gold"
 # Ids per ``IN (...)`` query: well below SQLite's bound-parameter limit.
 _LOOKUP_BATCH = 500
