@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from sieve.core.errors import PermanentError
 from sieve.core.settings import Settings
-from sieve.store.tables import model_activations
-from sieve.store.versions import activate_model_version
+from sieve.store.training import RunStatus, RunTrigger
+from sieve.store.versions import activate_model_version, activation_history
 
 
 class FakeRetrainer:
@@ -19,22 +19,22 @@ class FakeRetrainer:
 
     def __init__(self) -> None:
         self.runs: dict[str, dict[str, Any]] = {}
-        self.requests: list[tuple[Settings, Engine, str]] = []
+        self.requests: list[tuple[Settings, Engine, RunTrigger]] = []
         self.promotions: list[tuple[str, str]] = []
         self.rollbacks = 0
         self.fail_with: Exception | None = None
 
-    def request_retrain(self, settings: Settings, engine: Engine, *, trigger: str) -> str:
+    def request_retrain(self, settings: Settings, engine: Engine, *, trigger: RunTrigger) -> str:
         self.requests.append((settings, engine, trigger))
         if self.fail_with is not None:
             raise self.fail_with
         for run in self.runs.values():
-            if run["status"] in ("queued", "running"):
+            if run["status"] in (RunStatus.QUEUED, RunStatus.RUNNING):
                 return str(run["id"])
         run_id = f"run-{len(self.runs) + 1}"
         self.runs[run_id] = {
             "id": run_id,
-            "status": "queued",
+            "status": RunStatus.QUEUED,
             "trigger": trigger,
             "model_version": None,
             "metrics": None,
@@ -54,9 +54,7 @@ class FakeRetrainer:
 
     def rollback(self, engine: Engine) -> str:
         self.rollbacks += 1
-        query = select(model_activations.c.version).order_by(model_activations.c.id.desc())
-        with engine.connect() as conn:
-            history = list(conn.execute(query).scalars())
+        history = activation_history(engine)
         if not history:
             raise PermanentError("no model version is active")
         current = history[0]
