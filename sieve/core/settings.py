@@ -138,6 +138,11 @@ class RoutingSettings(_Section):
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     min_margin: float = Field(0.1, ge=0.0, le=1.0)
     max_text_chars: int = Field(1_000, ge=1)
+    # A text longer than max_text_chars: "truncate" (the default) scores its first
+    # max_text_chars characters and routes it like any other, so writing long texts to the
+    # topic cannot force LLM calls; "escalate" always sends it to the LLM (reason
+    # text_too_long), where it is paid like any escalation.
+    long_text: Literal["truncate", "escalate"] = "truncate"
     # Calibrated routing, fitted at retraining (sieve.routing.fit): per predicted label, the
     # lowest confidence at which kept messages reach the target precision *against the
     # truth*: measured on the human gold set when one of at least gold_min_items is
