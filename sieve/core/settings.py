@@ -78,6 +78,21 @@ class LLMSettings(_Section):
     cache_ttl_s: int | None = Field(None, ge=1)  # None: answers never expire
     # USD per 1M tokens, {"model": [input, output]}; merged over the built-in table.
     prices_usd_per_1m: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # Global limits shared by every worker (Redis, or the store without it); None: no limit.
+    # Each request reserves its estimated tokens (prompt characters / 3 + max_tokens) and
+    # is settled with the endpoint's own usage once answered.
+    max_requests_per_minute: int | None = Field(None, ge=1)
+    max_tokens_per_minute: int | None = Field(None, ge=1)
+
+
+class BudgetSettings(_Section):
+    """Spend budgets on the LLM, in USD, over UTC clock hours and days; None: no budget.
+    A request is sent only while the window's spend is below the budget, so spend exceeds
+    it by at most one request's cost. Escalations refused for budget keep their provisional
+    label and wait (status `deferred`); the drain enqueues them when the window renews."""
+
+    usd_per_hour: float | None = Field(None, gt=0)
+    usd_per_day: float | None = Field(None, gt=0)
 
 
 class CelerySettings(_Section):
@@ -243,6 +258,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     llm: LLMSettings = LLMSettings()
+    budget: BudgetSettings = BudgetSettings()
     celery: CelerySettings = CelerySettings()
     models: ModelsSettings = ModelsSettings()
     routing: RoutingSettings = RoutingSettings()

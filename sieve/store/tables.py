@@ -171,3 +171,13 @@ llm_answers = Table(
     Column("expires_at", DateTime(timezone=True)),
     _created_at(),
 )
+
+# Shared counters of the LLM rate limits and spend budgets when Sieve runs without Redis:
+# one row per (limit, window), e.g. "usd_per_hour:493921"; deleted once expired.
+spend_counters = Table(
+    "spend_counters",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("amount", Float, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

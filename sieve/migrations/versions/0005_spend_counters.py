@@ -1,0 +1,29 @@
+"""spend_counters: the LLM rate limits and spend budgets in the database, without Redis
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "spend_counters",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("amount", sa.Float(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_spend_counters")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("spend_counters")
