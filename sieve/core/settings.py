@@ -116,6 +116,10 @@ class CelerySettings(_Section):
     # (their task was lost). Above time_limit_s, so a task still running gets no twin;
     # a twin that slips through is harmless (tasks are idempotent).
     requeue_enqueued_after_s: float = Field(900.0, gt=0)
+    # Backpressure: at most this many escalations enqueued and not yet labeled. Beyond it the
+    # stream keeps its fast model's labels and records the overflow as `deferred`; the drain
+    # enqueues deferred escalations as the backlog shrinks. None: no bound.
+    max_waiting: int | None = Field(10_000, ge=1)
     # Prometheus /metrics of `sieve worker`, its pool processes summed; 0 or None: off.
     metrics_port: int | None = Field(9102, ge=0, le=65_535)
 

@@ -77,7 +77,7 @@ def messages_total(engine: Engine) -> int:
 
 
 # Escalations still waiting for their LLM label: recorded, or handed to the task queue.
-BACKLOG_STATUSES = ("pending", "enqueued")
+BACKLOG_STATUSES = ("pending", "enqueued", "deferred")
 
 
 def escalation_backlog(engine: Engine) -> int:

@@ -106,7 +106,8 @@ escalations = Table(
     Column("message_id", String(MESSAGE_ID_CHARS), primary_key=True),
     Column("model_version", String(128), nullable=False),
     Column("reason", String(32), nullable=False),
-    Column("status", String(16), nullable=False, server_default="pending"),
+    # Indexed: the sink counts the escalations waiting for the LLM at every batch.
+    Column("status", String(16), nullable=False, server_default="pending", index=True),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), server_default=func.now()),
 )

@@ -1,4 +1,4 @@
-"""spend_counters: the LLM rate limits and spend budgets in the database, without Redis
+"""spend_counters (LLM limits and budgets without Redis); escalations.status indexed
 
 Revision ID: 0005
 Revises: 0004
@@ -23,7 +23,11 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_spend_counters")),
     )
+    with op.batch_alter_table("escalations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_escalations_status"), ["status"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("escalations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_escalations_status"))
     op.drop_table("spend_counters")
