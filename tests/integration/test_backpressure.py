@@ -4,8 +4,6 @@ once the backlog shrinks and the budget has room (real Redis queue, both stores)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Engine
 
@@ -35,14 +33,9 @@ def engine(store_url: str):
 
 
 @pytest.fixture
-def bounded(store_url: str, redis_prefix: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        data_dir=tmp_path,
-        database={"url": store_url},
-        redis={"key_prefix": redis_prefix},
-        celery={"queue": f"{redis_prefix}tasks", "max_waiting": 3},
-    )
+def bounded(queue_settings: Settings) -> Settings:
+    celery = queue_settings.celery.model_copy(update={"max_waiting": 3})
+    return queue_settings.model_copy(update={"celery": celery})
 
 
 def _escalate(engine: Engine, ids: range) -> list[EscalationRecord]:
