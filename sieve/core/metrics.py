@@ -54,10 +54,17 @@ LABELING_FAILURES = Counter(
     "label_with_llm attempts that failed (retried or final), by kind",
     ["kind"],
 )
+ESCALATIONS_DEFERRED = Counter(
+    "sieve_escalations_deferred_total",
+    "Escalations left waiting (provisional label kept): backlog bound or LLM budget",
+    ["why"],
+)
 
 # The escalation backlog is a gauge sampled at scrape time (workers/metrics_http.py).
 ESCALATION_BACKLOG_NAME = "sieve_escalation_backlog"
-ESCALATION_BACKLOG_HELP = "Escalations not labeled yet (pending or enqueued), from the store"
+ESCALATION_BACKLOG_HELP = (
+    "Escalations not labeled yet (pending, enqueued or deferred), from the store"
+)
 
 LLM_CALL_OK = "ok"
 
@@ -100,3 +107,8 @@ def record_labeling(*, outcome: str | None = None, failure: str | None = None) -
         LABELING_FAILURES.labels(failure).inc()
     if outcome is not None:
         LABELINGS.labels(outcome).inc()
+
+
+def record_deferred(count: int, *, why: str) -> None:
+    """``count`` escalations deferred; ``why``: "backlog" (bound reached) or "budget"."""
+    ESCALATIONS_DEFERRED.labels(why).inc(count)

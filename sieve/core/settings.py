@@ -79,6 +79,21 @@ class LLMSettings(_Section):
     cache_ttl_s: int | None = Field(None, ge=1)  # None: answers never expire
     # USD per 1M tokens, {"model": [input, output]}; merged over the built-in table.
     prices_usd_per_1m: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # Global limits shared by every worker (Redis, or the store without it); None: no limit.
+    # Each request reserves its estimated tokens (prompt characters / 3 + max_tokens) and
+    # is settled with the endpoint's own usage once answered.
+    max_requests_per_minute: int | None = Field(None, ge=1)
+    max_tokens_per_minute: int | None = Field(None, ge=1)
+
+
+class BudgetSettings(_Section):
+    """Spend budgets on the LLM, in USD, over UTC clock hours and days; None: no budget.
+    A request is sent only while the window's spend is below the budget, so spend exceeds
+    it by at most one request's cost. Escalations refused for budget keep their provisional
+    label and wait (status `deferred`); the drain enqueues them when the window renews."""
+
+    usd_per_hour: float | None = Field(None, gt=0)
+    usd_per_day: float | None = Field(None, gt=0)
 
 
 class CelerySettings(_Section):
@@ -102,6 +117,10 @@ class CelerySettings(_Section):
     # (their task was lost). Above time_limit_s, so a task still running gets no twin;
     # a twin that slips through is harmless (tasks are idempotent).
     requeue_enqueued_after_s: float = Field(900.0, gt=0)
+    # Backpressure: at most this many escalations enqueued and not yet labeled. Beyond it the
+    # stream keeps its fast model's labels and records the overflow as `deferred`; the drain
+    # enqueues deferred escalations as the backlog shrinks. None: no bound.
+    max_waiting: int | None = Field(10_000, ge=1)
     # Prometheus /metrics of `sieve worker`, its pool processes summed; 0 or None: off.
     metrics_port: int | None = Field(9102, ge=0, le=65_535)
 
@@ -139,6 +158,11 @@ class RoutingSettings(_Section):
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     min_margin: float = Field(0.1, ge=0.0, le=1.0)
     max_text_chars: int = Field(1_000, ge=1)
+    # A text longer than max_text_chars: "truncate" (the default) scores its first
+    # max_text_chars characters and routes it like any other, so writing long texts to the
+    # topic cannot force LLM calls; "escalate" always sends it to the LLM (reason
+    # text_too_long), where it is paid like any escalation.
+    long_text: Literal["truncate", "escalate"] = "truncate"
     # Calibrated routing, fitted at retraining (sieve.routing.fit): per predicted label, the
     # lowest confidence at which kept messages reach the target precision *against the
     # truth*: measured on the human gold set when one of at least gold_min_items is
@@ -245,6 +269,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     llm: LLMSettings = LLMSettings()
+    budget: BudgetSettings = BudgetSettings()
     celery: CelerySettings = CelerySettings()
     models: ModelsSettings = ModelsSettings()
     routing: RoutingSettings = RoutingSettings()

@@ -4,7 +4,8 @@ A pure function of the prediction and the thresholds, so that every edge is a ro
 table-driven test. Rules are checked in a fixed order and the first that fires is the
 reason recorded with the decision:
 
-1. no active model → ``NO_MODEL``; text longer than ``max_text_chars`` → ``TEXT_TOO_LONG``.
+1. no active model → ``NO_MODEL``; text longer than ``max_text_chars`` → ``TEXT_TOO_LONG``
+   when ``long_text`` is ``escalate`` (by default the student scores its first characters).
 2. The confidence gate, in one of two modes:
    - *share mode* (the caller passes ``share_threshold``, computed from recent traffic for
      a target LLM share): confidence below it → ``TARGET_SHARE``, and nothing else. The
@@ -114,6 +115,11 @@ def decide(
     return Decision(Route.ESCALATE, reason, label, confidence, margin)
 
 
+def student_text(text: str, settings: RoutingSettings) -> str:
+    """What the student scores: the text, cut to ``max_text_chars``."""
+    return text[: settings.max_text_chars]
+
+
 def exploration_draw(message_id: str, seed: int) -> float:
     """A uniform draw in [0, 1) fixed by (seed, message id): reproducible on redelivery
     and across workers, unlike a per-process RNG whose draws depend on arrival order."""
@@ -131,7 +137,7 @@ def _gate(
 ) -> Reason | None:
     """The first rule that escalates a message, or None when the model may keep it."""
     label, confidence, margin = prediction.top
-    if text_chars > settings.max_text_chars:
+    if text_chars > settings.max_text_chars and settings.long_text == "escalate":
         return Reason.TEXT_TOO_LONG
     if share_threshold is not None:
         return Reason.TARGET_SHARE if confidence < share_threshold else None

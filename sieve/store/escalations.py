@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.tables import escalations, messages, predictions
@@ -47,6 +47,9 @@ class EscalationStatus(StrEnum):
 
     PENDING = "pending"  # recorded; no task published yet (the drain publishes it)
     ENQUEUED = "enqueued"  # a label_with_llm task was published
+    # Waiting for room: the backlog of enqueued escalations was at its bound, or the LLM
+    # budget was spent. The provisional label stands; the drain enqueues it later.
+    DEFERRED = "deferred"
     FAILED = "failed"  # the task gave up; `sieve requeue` enqueues it again
     LABELED = "labeled"  # the LLM label is stored: final
 
@@ -55,15 +58,22 @@ class EscalationStatus(StrEnum):
 # `enqueued` are one step: a re-queue takes a failed escalation back to `enqueued`.
 FORWARD: dict[EscalationStatus, tuple[EscalationStatus, ...]] = {
     EscalationStatus.PENDING: (EscalationStatus.PENDING,),
+    EscalationStatus.DEFERRED: (
+        EscalationStatus.PENDING,
+        EscalationStatus.ENQUEUED,
+        EscalationStatus.DEFERRED,
+    ),
     EscalationStatus.ENQUEUED: (
         EscalationStatus.PENDING,
         EscalationStatus.ENQUEUED,
         EscalationStatus.FAILED,
+        EscalationStatus.DEFERRED,
     ),
     EscalationStatus.FAILED: (
         EscalationStatus.PENDING,
         EscalationStatus.ENQUEUED,
         EscalationStatus.FAILED,
+        EscalationStatus.DEFERRED,
     ),
     EscalationStatus.LABELED: tuple(EscalationStatus),
 }
@@ -85,6 +95,12 @@ def set_escalation_status(
             )
             .values(status=str(status), updated_at=datetime.now(UTC))
         )
+
+
+def count_escalations(engine: Engine, status: EscalationStatus) -> int:
+    query = select(func.count()).select_from(escalations).where(escalations.c.status == str(status))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def stale_escalations(

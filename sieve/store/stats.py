@@ -79,7 +79,7 @@ def messages_total(engine: Engine) -> int:
 
 
 # Escalations still waiting for their LLM label: recorded, or handed to the task queue.
-BACKLOG_STATUSES = (EscalationStatus.PENDING, EscalationStatus.ENQUEUED)
+BACKLOG_STATUSES = (EscalationStatus.PENDING, EscalationStatus.ENQUEUED, EscalationStatus.DEFERRED)
 
 
 def escalation_backlog(engine: Engine) -> int:

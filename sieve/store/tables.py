@@ -98,8 +98,9 @@ escalations = Table(
     Column("message_id", String(MESSAGE_ID_CHARS), primary_key=True),
     Column("model_version", String(128), nullable=False),
     Column("reason", String(32), nullable=False),
-    # EscalationStatus (escalations.py); the default is PENDING, as migrated.
-    Column("status", String(16), nullable=False, server_default="pending"),
+    # EscalationStatus (escalations.py); the default is PENDING, as migrated. Indexed: the
+    # sink counts the escalations waiting for the LLM at every batch.
+    Column("status", String(16), nullable=False, server_default="pending", index=True),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), server_default=func.now()),
 )
@@ -163,4 +164,14 @@ llm_answers = Table(
     Column("answer", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True)),
     _created_at(),
+)
+
+# Shared counters of the LLM rate limits and spend budgets when Sieve runs without Redis:
+# one row per (limit, window), e.g. "usd_per_hour:493921"; deleted once expired.
+spend_counters = Table(
+    "spend_counters",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("amount", Float, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

@@ -148,3 +148,15 @@ def stream_env(settings: Settings, **extra: str) -> dict[str, str]:
         "SIEVE_KAFKA__POLL_TIMEOUT_MS": str(kafka.poll_timeout_ms),
         **{f"SIEVE_{name}": value for name, value in extra.items()},
     }
+
+
+@pytest.fixture
+def queue_settings(store_url: str, redis_prefix: str, tmp_path: Path) -> Settings:
+    """Tasks go to a queue of their own in the real Redis (deleted with the prefix)."""
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        database={"url": store_url},
+        redis={"key_prefix": redis_prefix},
+        celery={"queue": f"{redis_prefix}tasks"},
+    )

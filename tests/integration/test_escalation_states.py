@@ -4,7 +4,6 @@ PostgreSQL; the drain re-enqueues escalations stuck in `enqueued` (their task wa
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -37,18 +36,6 @@ def engine(store_url: str):
     save_escalations(engine, [EscalationRecord(f"m{i}", "v1", "low_confidence") for i in range(4)])
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def queue_settings(store_url: str, redis_prefix: str, tmp_path: Path) -> Settings:
-    """Tasks go to a queue of their own in the real Redis (deleted with the prefix)."""
-    return Settings(
-        _env_file=None,
-        data_dir=tmp_path,
-        database={"url": store_url},
-        redis={"key_prefix": redis_prefix},
-        celery={"queue": f"{redis_prefix}tasks"},
-    )
 
 
 def _statuses(engine: Engine) -> dict[str, str]:

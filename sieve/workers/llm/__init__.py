@@ -1,0 +1,5 @@
+"""The LLM side: ``escalation.py`` (the sinks the stream hands escalations to: rows, then
+Celery tasks sent by name), ``celery_app.py`` and ``sql_broker.py`` (the app and its broker
+without Redis), ``tasks.py`` (task bodies), ``labeling.py`` (one escalation: cache, lease,
+LLM, label row, label event), ``leases.py`` (locks and markers in Redis or the store),
+``backlog.py`` (operator labeling jobs), ``context.py`` (building it all from Settings)."""

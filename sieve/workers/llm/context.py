@@ -16,6 +16,13 @@ from sieve.labeler.prompts import load_prompt
 from sieve.store.engine import make_engine
 from sieve.workers.kafka_adapter import make_producer
 from sieve.workers.label_set import deployment_label_set
+from sieve.workers.llm.budget import (
+    Budget,
+    Counters,
+    RedisCounters,
+    StoreCounters,
+    limits_from,
+)
 from sieve.workers.llm.escalation import CeleryEscalationSink
 from sieve.workers.llm.labeling import LabelingContext
 from sieve.workers.llm.leases import Leases, RedisLeases, StoreAnswerCache, StoreLeases
@@ -46,7 +53,18 @@ def celery_sink(settings: Settings, engine: Engine) -> CeleryEscalationSink:
         leases(settings, engine),
         prompt_version=load_prompt(settings.llm.prompt).version_id,
         queue=settings.celery.queue,
+        max_waiting=settings.celery.max_waiting,
     )
+
+
+def budget(settings: Settings, engine: Engine) -> Budget:
+    """The LLM limits and budgets, counted in Redis or in the store without it."""
+    counters: Counters
+    if settings.uses_redis:
+        counters = RedisCounters(redis_client(settings), settings.redis.key_prefix)
+    else:
+        counters = StoreCounters(engine)
+    return Budget(limits_from(settings), counters)
 
 
 def labeling_context(settings: Settings) -> LabelingContext:

@@ -9,9 +9,15 @@ from collections.abc import Sequence
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import Engine
 
+from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.store.coordination import LeaseKind, lease_name
-from sieve.store.escalations import EscalationStatus, set_escalation_status, stale_escalations
+from sieve.store.escalations import (
+    EscalationStatus,
+    count_escalations,
+    set_escalation_status,
+    stale_escalations,
+)
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.workers.llm.celery_app import LABEL_WITH_LLM, app
 from sieve.workers.llm.leases import Leases
@@ -48,15 +54,51 @@ class CeleryEscalationSink:
         *,
         prompt_version: str,
         queue: str,
+        max_waiting: int | None = None,
     ) -> None:
         self._engine = engine
         self._leases = leases
         self._prompt_version = prompt_version
         self._queue = queue
+        self._max_waiting = max_waiting
 
     def submit(self, escalations: Sequence[EscalationRecord]) -> None:
+        """Record the batch's escalations and enqueue them, as many as the backlog bound
+        leaves room for; the rest wait as `deferred` (the stream never waits for the LLM)."""
         save_escalations(self._engine, escalations)
-        self.enqueue([row.message_id for row in escalations])
+        message_ids = [row.message_id for row in escalations]
+        room = self.room()
+        if room is not None and room < len(message_ids):
+            overflow = message_ids[room:]
+            set_escalation_status(self._engine, overflow, EscalationStatus.DEFERRED)
+            metrics.record_deferred(len(overflow), why="backlog")
+            logger.info(
+                "%d escalations deferred: %d waiting for the LLM already (bound %d)",
+                len(overflow),
+                self._max_waiting - room if self._max_waiting is not None else 0,
+                self._max_waiting,
+            )
+            message_ids = message_ids[:room]
+        self.enqueue(message_ids)
+
+    def room(self) -> int | None:
+        """How many more escalations may be enqueued under the backlog bound (None: no bound)."""
+        if self._max_waiting is None:
+            return None
+        waiting = count_escalations(self._engine, EscalationStatus.ENQUEUED)
+        return max(self._max_waiting - waiting, 0)
+
+    def drain_deferred(self, *, budget_has_room: bool, limit: int = 1_000) -> int:
+        """Enqueue the oldest `deferred` escalations while the backlog bound and the LLM
+        budget leave room; returns how many tasks were published."""
+        room = self.room()
+        if not budget_has_room or room == 0:
+            return 0
+        take = limit if room is None else min(room, limit)
+        deferred = stale_escalations(self._engine, 0.0, take, status=EscalationStatus.DEFERRED)
+        if deferred:
+            logger.info("enqueueing %d deferred escalations", len(deferred))
+        return self.enqueue(deferred, force=True)
 
     def enqueue(self, message_ids: Sequence[str], *, force: bool = False) -> int:
         """Publish a task per message not enqueued before (every one with ``force``);

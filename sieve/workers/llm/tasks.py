@@ -16,7 +16,7 @@ from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.labeler.client import backoff_s
 from sieve.workers.llm.celery_app import DRAIN_ESCALATIONS, LABEL_WITH_LLM, app
-from sieve.workers.llm.context import celery_sink, labeling_context
+from sieve.workers.llm.context import budget, celery_sink, labeling_context
 from sieve.workers.llm.labeling import (
     LabelingContext,
     LockBusy,
@@ -80,18 +80,20 @@ def label_with_llm(self: Task, message_id: str) -> str:
 
 @app.task(name=DRAIN_ESCALATIONS)
 def drain_escalations() -> int:
-    """Enqueue escalations that were recorded but never confirmed as enqueued, and those
-    enqueued long ago and still unlabeled (their task was lost); without Redis, also delete
-    the expired leases (enqueue markers) from the store."""
+    """Enqueue escalations that were recorded but never confirmed as enqueued, those
+    enqueued long ago and still unlabeled (their task was lost), and the deferred ones the
+    backlog bound and the LLM budget now leave room for; without Redis, also delete the
+    expired leases (enqueue markers) and budget counters from the store."""
     from sieve.store.coordination import purge_expired_leases
+    from sieve.store.spend import purge_expired_counters
 
     settings = worker_settings()
     engine = worker_context().engine
-    drained = celery_sink(settings, engine).drain(
-        settings.celery.drain_after_s, settings.celery.requeue_enqueued_after_s
-    )
+    sink = celery_sink(settings, engine)
+    drained = sink.drain(settings.celery.drain_after_s, settings.celery.requeue_enqueued_after_s)
+    drained += sink.drain_deferred(budget_has_room=budget(settings, engine).has_room())
     if not settings.uses_redis:
-        purged = purge_expired_leases(engine)
+        purged = purge_expired_leases(engine) + purge_expired_counters(engine)
         if purged:
-            logger.info("deleted %d expired leases", purged)
+            logger.info("deleted %d expired leases and counters", purged)
     return drained

@@ -15,7 +15,14 @@ from sieve.core.errors import BadMessage
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import RoutingSettings, StreamSettings
 from sieve.models.classifier import FastClassifier
-from sieve.routing.policy import Decision, Prediction, Route, decide, exploration_draw
+from sieve.routing.policy import (
+    Decision,
+    Prediction,
+    Route,
+    decide,
+    exploration_draw,
+    student_text,
+)
 from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
@@ -90,7 +97,7 @@ def process_batch(
             )
     if not good:
         return outcome
-    texts = [message.text for _, message in good]
+    texts = [student_text(message.text, routing) for _, message in good]
     predictions = _predict(classifier, texts)
     version = classifier.version if classifier is not None else NO_MODEL_VERSION
     for (record, message), prediction in zip(good, predictions, strict=True):

@@ -2,13 +2,23 @@ import numpy as np
 import pytest
 
 from sieve.core.settings import RoutingSettings
-from sieve.routing.policy import Prediction, Reason, Route, decide, exploration_draw
+from sieve.routing.policy import (
+    Prediction,
+    Reason,
+    Route,
+    decide,
+    exploration_draw,
+    student_text,
+)
 from sieve.routing.share import RecentConfidences, gate_share
 from sieve.routing.thresholds import RoutingThresholds
 
 LABELS = ("a", "b", "c")
+LOW_CONF = (Route.ESCALATE, Reason.LOW_CONFIDENCE)
 # Dyadic probabilities are exact in float32, so "at the threshold" really is at it.
-SETTINGS = RoutingSettings(min_confidence=0.5, min_margin=0.25, max_text_chars=20)
+SETTINGS = RoutingSettings(
+    min_confidence=0.5, min_margin=0.25, max_text_chars=20, long_text="escalate"
+)
 
 
 def prediction(*probs: float) -> Prediction:
@@ -38,6 +48,24 @@ def prediction(*probs: float) -> Prediction:
 def test_decide_edges(probs, text, route, reason, label):
     decision = decide(prediction(*probs), text, SETTINGS)
     assert (decision.route, decision.reason, decision.label) == (route, reason, label)
+
+
+@pytest.mark.parametrize(
+    ("probs", "expected"),
+    [((1.0, 0.0, 0.0), (Route.ACCEPT, Reason.CONFIDENT)), ((0.375, 0.375, 0.25), LOW_CONF)],
+)
+def test_long_text_is_routed_like_any_other_by_default(probs, expected):
+    """The default truncates: a long text cannot force an LLM call by its length alone."""
+    settings = RoutingSettings(min_confidence=0.5, min_margin=0.25, max_text_chars=20)
+    assert settings.long_text == "truncate"
+    decision = decide(prediction(*probs), "x" * 5_000, settings)
+    assert (decision.route, decision.reason) == expected
+
+
+def test_the_student_scores_the_first_max_text_chars():
+    settings = RoutingSettings(max_text_chars=4)
+    assert student_text("abcdefgh", settings) == "abcd"
+    assert student_text("ab", settings) == "ab"
 
 
 def test_no_model_escalates_everything():

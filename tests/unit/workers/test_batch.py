@@ -96,3 +96,19 @@ def test_a_message_unlike_the_training_data_escalates_as_unseen():
         ("accept", "confident"),
         ("escalate", "unseen"),
     ]
+
+
+def test_a_long_text_is_scored_on_its_first_characters_and_stored_whole():
+    long_text = "sure" + "x" * 200
+    classifier = FakeClassifier(["card", "refund"], {"sure" + "x" * 96: [0.875, 0.125]})
+    outcome = process_batch([message(0, long_text)], classifier, ROUTING, LIMITS)
+    assert classifier.calls == [["sure" + "x" * 96]]  # max_text_chars=100
+    assert [(p.route, p.reason) for p in outcome.predictions] == [("accept", "confident")]
+    assert outcome.messages[0].text == long_text
+
+
+def test_a_long_text_escalates_when_the_setting_says_so():
+    routing = ROUTING.model_copy(update={"long_text": "escalate"})
+    classifier = FakeClassifier(["card", "refund"], default=[0.875, 0.125])
+    outcome = process_batch([message(0, "y" * 101)], classifier, routing, LIMITS)
+    assert [(p.route, p.reason) for p in outcome.predictions] == [("escalate", "text_too_long")]
