@@ -211,13 +211,16 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.store.labels import cost_totals
+    from sieve.store.ledger import SpendGroup, spend_by
     from sieve.wiring import open_store
 
-    rows = cost_totals(open_store(settings), by=args.by)
-    print(f"{args.by:<24} {'calls':>8} {'tokens in':>12} {'tokens out':>12} {'cost USD':>10}")
-    for group, calls, tokens_in, tokens_out, cost in rows:
-        print(f"{group:<24} {calls:>8} {tokens_in:>12} {tokens_out:>12} {cost:>10.4f}")
+    rows = spend_by(open_store(settings), SpendGroup(args.by))
+    print(f"{args.by:<24} {'requests':>8} {'tokens in':>12} {'tokens out':>12} {'cost USD':>10}")
+    for row in rows:
+        print(
+            f"{row.group:<24} {row.requests:>8} {row.tokens_in:>12} {row.tokens_out:>12} "
+            f"{row.cost_usd:>10.4f}"
+        )
     return 0
 
 
@@ -382,8 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("admin", help="serve the admin API (retrain, runs, models, stats)")
     sub.set_defaults(handler=cmd_admin)
 
-    sub = commands.add_parser("costs", help="LLM calls, tokens and cost per prompt version or day")
-    sub.add_argument("--by", choices=("prompt_version", "day"), default="prompt_version")
+    sub = commands.add_parser(
+        "costs", help="LLM requests, tokens and cost (the ledger) per prompt version, model, ..."
+    )
+    sub.add_argument(
+        "--by", choices=("prompt_version", "model", "outcome", "day"), default="prompt_version"
+    )
     sub.set_defaults(handler=cmd_costs)
 
     sub = commands.add_parser("demo", help="run the pipeline end to end on embedded defaults")
