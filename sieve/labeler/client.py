@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
@@ -208,7 +208,8 @@ class LLMClient:
     def _request(
         self, messages: list[ChatMessage], params: LLMParams, report: _Report, turn: int
     ) -> _Reply:
-        """One HTTP request, read; a request that gets no usable completion is reported here."""
+        """One HTTP request, read. One that gets no completion is reported here; the caller
+        reports an answered one once it has parsed it (ok, outside the set, malformed)."""
         started = time.perf_counter()
         try:
             raw, tokens_in, tokens_out, response_model = _read(self._complete(messages, params))
@@ -285,6 +286,7 @@ class _Report:
             cost_usd=cost,
             latency_ms=round(latency_s * 1000, 1),
             status_code=status_code,
+            started_at=datetime.now(UTC) - timedelta(seconds=latency_s),
         )
         try:
             self._recorder.record(request)
