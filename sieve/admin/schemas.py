@@ -65,11 +65,14 @@ class HourShare(BaseModel):
 
 
 class LLMTotals(BaseModel):
-    calls: int = Field(description="answers not served from the cache")
+    calls: int = Field(
+        description="HTTP requests sent to the LLM, failed and corrective ones included"
+    )
     tokens_in: int
     tokens_out: int
     cost_usd: float
     failed_labels: int
+    calls_by_outcome: dict[str, int] = Field(description="requests per outcome (ledger)")
 
 
 class Stats(BaseModel):
