@@ -30,6 +30,8 @@ async def numbered_lines(
     number = 0
     skip_lf = False  # the previous chunk ended on \r: a \n starting this one ends nothing
     async for chunk in chunks:
+        if not chunk:
+            continue  # an empty chunk neither ends nor continues a \r\n
         if skip_lf and chunk[:1] == b"\n":
             chunk = chunk[1:]
         skip_lf = False
