@@ -57,6 +57,13 @@ class LabelJobAccepted(BaseModel):
     enqueued: int = Field(description="handed to the labeling queue")
 
 
+class LabelJobRefused(BaseModel):
+    detail: str = Field(description="the bad line: 'line N: ...'")
+    enqueued_before_error: int = Field(
+        description="handed to the labeling queue from the full chunks before the bad line"
+    )
+
+
 class HourShare(BaseModel):
     hour: datetime = Field(description="start of the hour, UTC")
     decisions: int
