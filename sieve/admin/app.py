@@ -2,7 +2,8 @@
 enqueue LLM labeling of a backlog.
 
 ``create_app`` is the composition root; nothing is built at import time. State-changing
-endpoints need ``Authorization: Bearer <SIEVE_ADMIN__TOKEN>`` (see ``auth``).
+endpoints need ``Authorization: Bearer <SIEVE_ADMIN__TOKEN>`` (see ``auth``), checked before
+any body is read; bodies are bounded per route (see ``guard``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 
 from sieve.admin import routes_jobs, routes_models, routes_ops, routes_runs, routes_stats
 from sieve.admin.deps import Retrainer
+from sieve.admin.guard import AdminGuard, BodyLimit, BodyLimits
 from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.store.engine import make_engine
@@ -50,7 +52,20 @@ def create_app(
     app.add_exception_handler(TransientError, _unavailable)
     for module in (routes_runs, routes_models, routes_jobs, routes_stats, routes_ops):
         app.include_router(module.router)
+    app.add_middleware(AdminGuard, token=settings.admin.token, limits=body_limits(settings))
     return app
+
+
+def body_limits(settings: Settings) -> BodyLimits:
+    admin = settings.admin
+    return BodyLimits(
+        default=BodyLimit(admin.max_json_body_bytes, "SIEVE_ADMIN__MAX_JSON_BODY_BYTES"),
+        by_path={
+            routes_jobs.PATH: BodyLimit(
+                admin.max_ndjson_body_bytes, "SIEVE_ADMIN__MAX_NDJSON_BODY_BYTES"
+            )
+        },
+    )
 
 
 async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:

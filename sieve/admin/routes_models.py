@@ -10,6 +10,7 @@ from sieve.admin.auth import RequireToken
 from sieve.admin.deps import EngineDep, RetrainerDep
 from sieve.admin.schemas import Activation, ChangeReason, ModelList, ModelVersion
 from sieve.core.errors import ModelNotFound, PermanentError
+from sieve.models.versions import is_version_name
 from sieve.store.versions import active_model_version, get_model_version, list_model_versions
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def promote(
     version: str, engine: EngineDep, retrainer: RetrainerDep, body: ChangeReason | None = None
 ) -> Activation:
     """Make ``version`` active by hand, bypassing the promotion gate."""
+    _check_name(version)
     reason = (body.reason if body else None) or "promoted from the admin API"
     previous = active_model_version(engine)
     try:
@@ -55,6 +57,7 @@ def promote(
 def rollback(version: str, engine: EngineDep, retrainer: RetrainerDep) -> Activation:
     """Reactivate the version that was active before ``version``, which must be the
     active one: naming it guards against rolling back a version someone just replaced."""
+    _check_name(version)
     try:
         get_model_version(engine, version)
     except ModelNotFound as exc:
@@ -72,3 +75,10 @@ def rollback(version: str, engine: EngineDep, retrainer: RetrainerDep) -> Activa
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     logger.info("model %s rolled back from the admin API: %s is active again", version, restored)
     return Activation(active_version=restored, previous_version=version)
+
+
+def _check_name(version: str) -> None:
+    """404 at once for a name no version can have (too long, characters outside the set):
+    it reaches neither the store nor the retrainer."""
+    if not is_version_name(version):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"not a model version: {version[:40]!r}")

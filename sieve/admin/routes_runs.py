@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import APIRouter, HTTPException, Response, status
 
@@ -14,6 +15,9 @@ from sieve.store.training import RunTrigger
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["training"])
+
+# Run ids are uuid4 hex (sieve.store.training.create_run); anything outside this cannot be one.
+_RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 @router.post(
@@ -35,6 +39,8 @@ def retrain(
 
 @router.get("/runs/{run_id}", response_model=Run)
 def get_run(run_id: str, engine: EngineDep, retrainer: RetrainerDep) -> Run:
+    if _RUN_ID.fullmatch(run_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"not a training run id: {run_id[:40]!r}")
     run = retrainer.get_run(engine, run_id)
     if run is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no training run {run_id!r}")

@@ -35,5 +35,6 @@ def stats(engine: EngineDep) -> Stats:
             tokens_out=figures.llm.tokens_out,
             cost_usd=figures.llm.cost_usd,
             failed_labels=figures.llm.failed_labels,
+            calls_by_outcome=figures.llm.calls_by_outcome,
         ),
     )

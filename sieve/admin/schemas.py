@@ -58,6 +58,13 @@ class LabelJobAccepted(BaseModel):
     enqueued: int = Field(description="handed to the labeling queue")
 
 
+class LabelJobRefused(BaseModel):
+    detail: str = Field(description="the bad line: 'line N: ...'")
+    enqueued_before_error: int = Field(
+        description="handed to the labeling queue from the full chunks before the bad line"
+    )
+
+
 class HourShare(BaseModel):
     hour: datetime = Field(description="start of the hour, UTC")
     decisions: int
@@ -66,11 +73,14 @@ class HourShare(BaseModel):
 
 
 class LLMTotals(BaseModel):
-    calls: int = Field(description="answers not served from the cache")
+    calls: int = Field(
+        description="HTTP requests sent to the LLM, failed and corrective ones included"
+    )
     tokens_in: int
     tokens_out: int
     cost_usd: float
     failed_labels: int
+    calls_by_outcome: dict[str, int] = Field(description="requests per outcome (ledger)")
 
 
 class Stats(BaseModel):

@@ -179,13 +179,16 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.store.labels import cost_totals
+    from sieve.store.ledger import SpendGroup, spend_by
     from sieve.wiring import open_store
 
-    rows = cost_totals(open_store(settings), by=args.by)
-    print(f"{args.by:<24} {'calls':>8} {'tokens in':>12} {'tokens out':>12} {'cost USD':>10}")
-    for group, calls, tokens_in, tokens_out, cost in rows:
-        print(f"{group:<24} {calls:>8} {tokens_in:>12} {tokens_out:>12} {cost:>10.4f}")
+    rows = spend_by(open_store(settings), SpendGroup(args.by))
+    print(f"{args.by:<24} {'requests':>8} {'tokens in':>12} {'tokens out':>12} {'cost USD':>10}")
+    for row in rows:
+        print(
+            f"{row.group:<24} {row.requests:>8} {row.tokens_in:>12} {row.tokens_out:>12} "
+            f"{row.cost_usd:>10.4f}"
+        )
     return 0
 
 

@@ -156,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("admin", help="serve the admin API (retrain, runs, models, stats)")
     sub.set_defaults(handler=cmd_admin)
 
-    sub = commands.add_parser("costs", help="LLM calls, tokens and cost per prompt version or day")
-    sub.add_argument("--by", choices=("prompt_version", "day"), default="prompt_version")
+    sub = commands.add_parser(
+        "costs", help="LLM requests, tokens and cost (the ledger) per prompt version, model, ..."
+    )
+    sub.add_argument(
+        "--by", choices=("prompt_version", "model", "outcome", "day"), default="prompt_version"
+    )
     sub.set_defaults(handler=cmd_costs)
 
     sub = commands.add_parser("demo", help="run the pipeline end to end on embedded defaults")

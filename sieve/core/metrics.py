@@ -4,9 +4,10 @@ Where each family is recorded (one helper per place, nothing scattered):
 
 - stream worker (workers/stream.py): messages consumed, dead-lettered and routed (by route
   and reason), batch time and retries; the active model version (workers/model_watch.py);
-  the escalation backlog, sampled from the store at scrape time (workers/metrics_http.py).
-- Celery worker: every HTTP call to the LLM (``record_llm_call`` in labeler/client.py:
-  outcome, latency, tokens), cache lookups and cost (labeler/service.py), and each
+  the escalation backlog and the ledger's spend, sampled from the store at scrape time
+  (workers/metrics_http.py).
+- Celery worker: every HTTP call to the LLM (``record_llm_call`` and ``record_llm_cost`` in
+  labeler/client.py: outcome, latency, tokens, cost), cache lookups (labeler/service.py), and each
   ``label_with_llm`` attempt (``record_labeling`` in workers/tasks.py: outcome, or the
   kind of failure).
 
@@ -42,7 +43,9 @@ LLM_CALL_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0),
 )
 LLM_TOKENS = Counter("sieve_llm_tokens_total", "Tokens the LLM endpoint reported", ["direction"])
-LLM_COST_USD = Counter("sieve_llm_cost_usd_total", "What LLM answers cost, USD (price table)")
+LLM_COST_USD = Counter(
+    "sieve_llm_cost_usd_total", "What LLM requests cost, unusable answers included, USD"
+)
 LLM_CACHE_LOOKUPS = Counter(
     "sieve_llm_cache_lookups_total", "Answer cache lookups before an LLM call", ["result"]
 )
@@ -66,6 +69,15 @@ ESCALATION_BACKLOG_HELP = (
     "Escalations not labeled yet (pending, enqueued or deferred), from the store"
 )
 
+# The spend of every process together, read from the ledger at scrape time (the stream
+# worker serves it, workers/metrics_http.py): what `sieve costs` and /stats show.
+LEDGER_REQUESTS_NAME = "sieve_llm_ledger_requests"
+LEDGER_REQUESTS_HELP = "HTTP requests to the LLM in the ledger, by outcome"
+LEDGER_TOKENS_NAME = "sieve_llm_ledger_tokens"
+LEDGER_TOKENS_HELP = "Tokens of the LLM requests in the ledger, by direction"
+LEDGER_COST_NAME = "sieve_llm_ledger_cost_usd"
+LEDGER_COST_HELP = "Cost of the LLM requests in the ledger, USD"
+
 LLM_CALL_OK = "ok"
 
 
@@ -82,7 +94,7 @@ class CacheResult(StrEnum):
 def record_llm_call(
     outcome: str, latency_s: float, *, tokens_in: int = 0, tokens_out: int = 0
 ) -> None:
-    """One HTTP call to the LLM: ``outcome`` is ``LLM_CALL_OK`` or an LLMFailure value."""
+    """One HTTP call to the LLM: ``outcome`` is a labeler ``RequestOutcome`` value."""
     LLM_CALLS.labels(outcome).inc()
     LLM_CALL_SECONDS.observe(latency_s)
     if tokens_in:

@@ -248,6 +248,11 @@ class AdminSettings(_Section):
     token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    # Request body bounds (413 beyond): the JSON routes take a reason of 500 characters at
+    # most; POST /label-jobs streams its JSON Lines (never held whole), one line at a time.
+    max_json_body_bytes: int = Field(64 * 1024, ge=1_024)
+    max_ndjson_body_bytes: int = Field(256 * 1024 * 1024, ge=1_024)
+    max_ndjson_line_bytes: int = Field(1024 * 1024, ge=1_024)
 
 
 class Settings(BaseSettings):

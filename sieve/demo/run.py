@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import redis
@@ -35,7 +35,8 @@ from sieve.demo.broker import EmbeddedBroker
 from sieve.demo.report import Block, block, outcomes, print_table
 from sieve.jobs import register_gold_set
 from sieve.labeler.sim.simulator import SimulatorServer, Teacher, load_teacher
-from sieve.store.labels import cost_totals, ok_label_count
+from sieve.store.labels import ok_label_count
+from sieve.store.ledger import SpendGroup, spend_by
 from sieve.store.outcomes import settling
 from sieve.store.training import RunTrigger, create_run
 from sieve.store.versions import active_model_version
@@ -97,7 +98,7 @@ def run_loop(
         for args in (["worker", "--concurrency", "2"], ["stream"]):
             stack.enter_context(_process(env, args))
         blocks = _drive(run_settings, engine, items, chunk_size)
-        totals = cost_totals(engine, by="prompt_version")
+        totals = [astuple(row) for row in spend_by(engine, SpendGroup.PROMPT_VERSION)]
         engine.dispose()
     return LoopResult(blocks, totals)
 

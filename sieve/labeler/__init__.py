@@ -5,7 +5,10 @@
   (transient vs permanent); ``backoff_s`` for retries.
 - ``parsing.py``: defensive answer parsing, label-set validation (``LabelOutsideSet``).
 - ``cache.py``: exact answer cache (Redis, in memory); ``cost.py``: price table.
-- ``service.py``: ``label_message`` — cache, then LLM, then cache; what a task calls.
+- ``usage.py``: ``LLMRequest``, what each HTTP request cost, and the ``RequestRecorder`` role
+  the client reports every request to (the workers write it to the ledger).
+- ``service.py``: ``label_message`` — cache, then one LLM labeling (single flight on the
+  cache key when given leases), then cache; what a task calls.
 - ``simulator.py`` (+ ``simulated_endpoint.py``, ``noise.py``, ``faults.py``): the teacher
   simulator, an OpenAI-compatible server answering from labeled data.
 """

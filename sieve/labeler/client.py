@@ -11,6 +11,10 @@ type and status code only:
 - every other status (400, 401, 403, 404, 422, ...) → ``PermanentLLMError``;
 - an answer outside the label set → one corrective retry in the same conversation,
   then ``LabelOutsideSet`` (permanent).
+
+Every request sent — answered or not, corrective turns included — is reported once, as it
+ends, to the metrics and to the caller's ``RequestRecorder`` (usage.py) with its outcome,
+the tokens of the response's ``usage`` and their cost from the client's price table.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
@@ -33,8 +37,10 @@ from sieve.core import metrics
 from sieve.core.errors import ConfigError, PermanentError, TransientError
 from sieve.core.settings import LLMSettings
 from sieve.labeler.answer import LLMAnswer
+from sieve.labeler.cost import DEFAULT_PRICES, PriceTable, cost_usd, parse_prices
 from sieve.labeler.parsing import LabelOutsideSet, parse_answer
 from sieve.labeler.prompts import ChatMessage, PromptTemplate
+from sieve.labeler.usage import LLMRequest, NoRecorder, RequestOutcome, RequestRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +102,17 @@ class LLMParams:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """A completion as read from one answered request."""
+
+    raw: str
+    tokens_in: int
+    tokens_out: int
+    response_model: str
+    latency_s: float
+
+
 class LLMClient:
     def __init__(
         self,
@@ -106,12 +123,14 @@ class LLMClient:
         timeout_s: float,
         params: LLMParams | None = None,
         corrective_retries: int = 1,
+        prices: PriceTable = DEFAULT_PRICES,
     ) -> None:
         if corrective_retries < 0:
             raise ConfigError("corrective_retries must be >= 0")
         self.model = model
         self.params = params or LLMParams()
         self.corrective_retries = corrective_retries
+        self.prices = prices
         self._openai = openai.OpenAI(
             base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout_s, max_retries=0
         )
@@ -124,7 +143,11 @@ class LLMClient:
             model=llm.model,
             timeout_s=llm.timeout_s,
             params=params,
+            prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
         )
+
+    def cost_usd(self, tokens_in: int, tokens_out: int) -> float:
+        return cost_usd(self.model, tokens_in, tokens_out, self.prices)
 
     def close(self) -> None:
         self._openai.close()
@@ -135,59 +158,65 @@ class LLMClient:
         prompt: PromptTemplate,
         labels: Sequence[str],
         params: LLMParams | None = None,
+        recorder: RequestRecorder | None = None,
     ) -> LLMAnswer:
-        """The label of ``text``; raises TransientLLMError, PermanentLLMError, LabelOutsideSet."""
+        """The label of ``text``; raises TransientLLMError, PermanentLLMError, LabelOutsideSet.
+        Every request made is reported to ``recorder`` before this returns or raises."""
         params = params or self.params
+        report = _Report(self, prompt.version_id, recorder or NoRecorder())
         messages = prompt.render(text, labels)
         started = time.perf_counter()
         tokens_in = tokens_out = 0
-        for call in range(1, self.corrective_retries + 2):
-            raw, usage_in, usage_out, response_model = self._call(messages, params)
-            tokens_in, tokens_out = tokens_in + usage_in, tokens_out + usage_out
+        for turn in range(1, self.corrective_retries + 2):
+            reply = self._request(messages, params, report, turn)
+            tokens_in, tokens_out = tokens_in + reply.tokens_in, tokens_out + reply.tokens_out
             try:
-                parsed = parse_answer(raw, labels)
+                parsed = parse_answer(reply.raw, labels)
             except LabelOutsideSet as exc:
+                report.answered(turn, exc.outcome, reply)
                 logger.warning(
                     "%s answer %d of %d outside the label set: %s",
                     prompt.version_id,
-                    call,
+                    turn,
                     self.corrective_retries + 1,
                     exc.reason,
                 )
                 failure = exc
-                messages = [*messages, *_corrective_turn(raw, exc.reason, labels)]
+                messages = [*messages, *_corrective_turn(reply.raw, exc.reason, labels)]
                 continue
+            report.answered(turn, RequestOutcome.OK, reply)
             return LLMAnswer(
                 label=parsed.label,
                 rationale=parsed.rationale,
-                raw_answer=raw,
+                raw_answer=reply.raw,
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
                 latency_ms=round((time.perf_counter() - started) * 1000, 1),
                 model=self.model,
                 prompt_version=prompt.version_id,
-                response_model=response_model,
-                calls=call,
+                response_model=reply.response_model,
+                calls=turn,
             )
         raise LabelOutsideSet(
-            failure.reason, failure.raw_answer, tokens_in=tokens_in, tokens_out=tokens_out
+            failure.reason,
+            failure.raw_answer,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            outcome=failure.outcome,
         ) from failure
 
-    def _call(self, messages: list[ChatMessage], params: LLMParams) -> tuple[str, int, int, str]:
-        """One HTTP call, read; the one place LLM calls are counted and timed."""
+    def _request(
+        self, messages: list[ChatMessage], params: LLMParams, report: _Report, turn: int
+    ) -> _Reply:
+        """One HTTP request, read. One that gets no completion is reported here; the caller
+        reports an answered one once it has parsed it (ok, outside the set, malformed)."""
         started = time.perf_counter()
         try:
             raw, tokens_in, tokens_out, response_model = _read(self._complete(messages, params))
         except (TransientLLMError, PermanentLLMError) as exc:
-            metrics.record_llm_call(exc.failure.value, time.perf_counter() - started)
+            report.failed(turn, exc, time.perf_counter() - started)
             raise
-        metrics.record_llm_call(
-            metrics.LLM_CALL_OK,
-            time.perf_counter() - started,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-        )
-        return raw, tokens_in, tokens_out, response_model
+        return _Reply(raw, tokens_in, tokens_out, response_model, time.perf_counter() - started)
 
     def _complete(self, messages: list[ChatMessage], params: LLMParams) -> ChatCompletion:
         options: dict[str, Any] = {"temperature": params.temperature}
@@ -215,6 +244,54 @@ class LLMClient:
             raise PermanentLLMError(
                 f"unusable LLM response: {type(exc).__name__}", failure=LLMFailure.BAD_RESPONSE
             ) from exc
+
+
+class _Report:
+    """Reports each request of one labeling to the metrics and to the recorder."""
+
+    def __init__(self, client: LLMClient, prompt_version: str, recorder: RequestRecorder) -> None:
+        self._client = client
+        self._prompt_version = prompt_version
+        self._recorder = recorder
+
+    def answered(self, turn: int, outcome: RequestOutcome, reply: _Reply) -> None:
+        self._send(turn, outcome, reply.latency_s, reply.tokens_in, reply.tokens_out, 200)
+
+    def failed(
+        self, turn: int, exc: TransientLLMError | PermanentLLMError, latency_s: float
+    ) -> None:
+        self._send(turn, RequestOutcome(exc.failure.value), latency_s, 0, 0, exc.status_code)
+
+    def _send(
+        self,
+        turn: int,
+        outcome: RequestOutcome,
+        latency_s: float,
+        tokens_in: int,
+        tokens_out: int,
+        status_code: int | None,
+    ) -> None:
+        cost = self._client.cost_usd(tokens_in, tokens_out)
+        metrics.record_llm_call(
+            outcome.value, latency_s, tokens_in=tokens_in, tokens_out=tokens_out
+        )
+        metrics.record_llm_cost(cost)
+        request = LLMRequest(
+            model=self._client.model,
+            prompt_version=self._prompt_version,
+            turn=turn,
+            outcome=outcome,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=cost,
+            latency_ms=round(latency_s * 1000, 1),
+            status_code=status_code,
+            started_at=datetime.now(UTC) - timedelta(seconds=latency_s),
+        )
+        try:
+            self._recorder.record(request)
+        except Exception:  # the request is made and paid whatever the recorder does
+            logger.exception("recorder %r lost an LLM request: %s", self._recorder, request)
 
 
 def _read(completion: ChatCompletion) -> tuple[str, int, int, str]:

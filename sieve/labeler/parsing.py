@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from sieve.core.errors import PermanentError
+from sieve.labeler.usage import RequestOutcome
 
 MAX_RATIONALE_CHARS = 500
 _RAW_IN_MESSAGE_CHARS = 200
@@ -33,10 +34,19 @@ _FOLD = re.compile(r"[\s_\-]+")
 
 
 class LabelOutsideSet(PermanentError):
-    """The answer does not name exactly one label of the set. Never retried as is."""
+    """The answer does not name exactly one label of the set. Never retried as is.
+
+    ``outcome``: OUTSIDE_SET when the answer named a label that is not in the set,
+    MALFORMED when no label could be read from it at all."""
 
     def __init__(
-        self, reason: str, raw_answer: str, *, tokens_in: int = 0, tokens_out: int = 0
+        self,
+        reason: str,
+        raw_answer: str,
+        *,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        outcome: RequestOutcome = RequestOutcome.MALFORMED,
     ) -> None:
         shown = (
             raw_answer
@@ -49,6 +59,7 @@ class LabelOutsideSet(PermanentError):
         # Tokens of the paid calls that produced no label (set by the client).
         self.tokens_in = tokens_in
         self.tokens_out = tokens_out
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,11 @@ def parse_answer(raw_answer: str, labels: Sequence[str]) -> ParsedAnswer:
     candidate, rationale = _candidate(text, raw_answer)
     label = match_label(candidate, labels)
     if label is None:
-        raise LabelOutsideSet(f"label {candidate[:80]!r} is not in the label set", raw_answer)
+        raise LabelOutsideSet(
+            f"label {candidate[:80]!r} is not in the label set",
+            raw_answer,
+            outcome=RequestOutcome.OUTSIDE_SET,
+        )
     return ParsedAnswer(label=label, rationale=_one_line(rationale))
 
 

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,12 +22,12 @@ from sieve.core.errors import ModelNotFound, PermanentError
 from sieve.core.settings import Settings
 from sieve.models.classifier import LABELS_FILE, META_FILE, OnnxClassifier
 from sieve.models.families import TrainedStudent, TrainOptions, load_classifier
+from sieve.models.versions import is_version_name
 
 logger = logging.getLogger(__name__)
 
 # Derived files shared by every version (exported encoders, embedding caches).
 CACHE_DIR_NAME = ".encoders"
-_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ class ModelRegistry:
         return ArtefactInfo(version=version, path=target, meta=meta)
 
     def path(self, version: str) -> Path:
-        if not _VERSION_PATTERN.match(version):
+        if not is_version_name(version):
             raise ModelNotFound(f"not a model version: {version!r}")
         return self.root / version
 

@@ -1,4 +1,5 @@
-"""The figures behind the admin API's /stats: volume, escalation share, LLM spend.
+"""The figures behind the admin API's /stats: volume, escalation share, LLM spend (from the
+ledger of LLM requests, store/ledger.py).
 
 The per-hour buckets are computed in SQL (one row per hour, not per message) with the
 dialect's own hour truncation, always in UTC: ``date_trunc`` on PostgreSQL, ``strftime``
@@ -17,7 +18,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sieve.core.events import LabelSource
 from sieve.routing.policy import Route
 from sieve.store.escalations import EscalationStatus
-from sieve.store.labels import LabelStatus, cost_totals
+from sieve.store.labels import LabelStatus
+from sieve.store.ledger import spend_totals
 from sieve.store.tables import escalations, labels, messages, predictions
 from sieve.store.versions import active_model_version
 
@@ -37,11 +39,13 @@ class HourBucket:
 
 @dataclass(frozen=True)
 class LLMUsage:
+    # HTTP requests sent to the LLM, whatever their outcome (corrective turns included).
     calls: int
     tokens_in: int
     tokens_out: int
     cost_usd: float
     failed_labels: int
+    calls_by_outcome: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -114,19 +118,20 @@ def escalation_by_hour(
 
 
 def llm_usage(engine: Engine) -> LLMUsage:
-    """Totals over every LLM call made (the same figures as `sieve costs`)."""
-    rows = cost_totals(engine, by="prompt_version")
+    """Totals over every LLM request in the ledger (the same figures as `sieve costs`)."""
+    spend = spend_totals(engine)
     failed = select(func.count()).where(
         labels.c.source == LabelSource.LLM, labels.c.status == LabelStatus.FAILED
     )
     with engine.connect() as conn:
         failed_labels = int(conn.execute(failed).scalar_one())
     return LLMUsage(
-        calls=sum(row[1] for row in rows),
-        tokens_in=sum(row[2] for row in rows),
-        tokens_out=sum(row[3] for row in rows),
-        cost_usd=sum(row[4] for row in rows),
+        calls=spend.requests,
+        tokens_in=spend.tokens_in,
+        tokens_out=spend.tokens_out,
+        cost_usd=spend.cost_usd,
         failed_labels=failed_labels,
+        calls_by_outcome=spend.requests_by_outcome,
     )
 
 

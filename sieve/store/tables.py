@@ -166,6 +166,26 @@ llm_answers = Table(
     _created_at(),
 )
 
+# The LLM ledger: one row per HTTP request sent to the LLM endpoint, whatever became of it
+# (answered, unusable, refused, timed out; corrective turns too). Spend is read from here.
+# The client's request id is the key, so a row written twice stays one row.
+llm_requests = Table(
+    "llm_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("message_id", String(MESSAGE_ID_CHARS)),
+    Column("prompt_version", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("turn", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status_code", Integer),
+    Column("tokens_in", Integer, nullable=False),
+    Column("tokens_out", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+)
+
 # Shared counters of the LLM rate limits and spend budgets when Sieve runs without Redis:
 # one row per (limit, window), e.g. "usd_per_hour:493921"; deleted once expired.
 spend_counters = Table(

@@ -1,8 +1,8 @@
 """Every process serves its own /metrics: the stream worker and the Celery worker.
 
 - ``sieve stream`` is one process: prometheus-client's default registry, plus the
-  escalation backlog, a gauge sampled from the store when it is scraped (always current,
-  and no work in the poll loop).
+  escalation backlog and the LLM spend in the ledger (every worker's requests), gauges
+  sampled from the store when scraped (always current, and no work in the poll loop).
 - ``sieve worker`` records its metrics in Celery's prefork children and serves them from
   the main process, the way prometheus-client documents multiprocess mode: the entry point
   points PROMETHEUS_MULTIPROC_DIR at a fresh directory *before* prometheus_client is first
@@ -30,7 +30,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from sieve.core import metrics
 from sieve.core.metrics import ESCALATION_BACKLOG_HELP, ESCALATION_BACKLOG_NAME
+from sieve.store.ledger import SpendTotals, spend_totals
 from sieve.store.stats import escalation_backlog
 
 logger = logging.getLogger(__name__)
@@ -60,13 +62,53 @@ class BacklogCollector(Collector):
         return [GaugeMetricFamily(ESCALATION_BACKLOG_NAME, ESCALATION_BACKLOG_HELP, value=value)]
 
 
+class LedgerCollector(Collector):
+    """The ledger's requests (by outcome), tokens and cost, sampled when scraped; NaN
+    totals when the store does not answer."""
+
+    def __init__(self, sample: Callable[[], SpendTotals]) -> None:
+        self._sample = sample
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self._families(None)
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        try:
+            totals = self._sample()
+        except SQLAlchemyError as exc:
+            logger.warning("ledger spend not sampled: %s", type(exc).__name__)
+            return self._families(None)
+        return self._families(totals)
+
+    @staticmethod
+    def _families(totals: SpendTotals | None) -> list[GaugeMetricFamily]:
+        requests = GaugeMetricFamily(
+            metrics.LEDGER_REQUESTS_NAME, metrics.LEDGER_REQUESTS_HELP, labels=["outcome"]
+        )
+        tokens = GaugeMetricFamily(
+            metrics.LEDGER_TOKENS_NAME, metrics.LEDGER_TOKENS_HELP, labels=["direction"]
+        )
+        cost = GaugeMetricFamily(metrics.LEDGER_COST_NAME, metrics.LEDGER_COST_HELP)
+        if totals is None:
+            cost.add_metric([], math.nan)
+            return [requests, tokens, cost]
+        for outcome, count in sorted(totals.requests_by_outcome.items()):
+            requests.add_metric([outcome], float(count))
+        tokens.add_metric([metrics.TokenDirection.INPUT.value], float(totals.tokens_in))
+        tokens.add_metric([metrics.TokenDirection.OUTPUT.value], float(totals.tokens_out))
+        cost.add_metric([], totals.cost_usd)
+        return [requests, tokens, cost]
+
+
 def serve_stream_metrics(
     port: int | None, engine: Engine, registry: CollectorRegistry = REGISTRY
 ) -> WSGIServer | None:
-    """Serve ``registry`` and the backlog on ``port``; None when off or the port is taken."""
+    """Serve ``registry``, the backlog and the ledger on ``port``; None when off or the
+    port is taken."""
     if not port:
         return None
     registry.register(BacklogCollector(lambda: escalation_backlog(engine)))
+    registry.register(LedgerCollector(lambda: spend_totals(engine)))
     return _serve(port, registry, "stream worker")
 
 

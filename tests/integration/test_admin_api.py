@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine
 
 from sieve.admin.app import create_app
 from sieve.core.settings import Settings
+from sieve.labeler.usage import RequestOutcome
 from sieve.store.migrate import upgrade
 from sieve.store.stats import escalation_by_hour, llm_usage
 from sieve.store.versions import activate_model_version
@@ -23,10 +24,12 @@ from tests.unit.admin.fakes import FakeRetrainer
 from tests.unit.admin.store_rows import (
     NOW,
     add_label,
+    add_request,
     add_version,
     seed_decisions,
     seed_labels,
     seed_recent_decisions,
+    seed_requests,
 )
 
 pytestmark = pytest.mark.integration
@@ -62,11 +65,13 @@ def test_hourly_buckets_are_utc_hours_on_postgres(pg_engine: Engine) -> None:
 def test_llm_usage_on_postgres(pg_engine: Engine) -> None:
     seed_decisions(pg_engine, NOW)
     seed_labels(pg_engine)
+    seed_requests(pg_engine)
 
     usage = llm_usage(pg_engine)
 
-    assert (usage.calls, usage.tokens_in, usage.tokens_out) == (3, 350, 30)
-    assert usage.cost_usd == pytest.approx(0.75)
+    assert (usage.calls, usage.tokens_in, usage.tokens_out) == (4, 340, 34)
+    assert usage.cost_usd == pytest.approx(0.8)
+    assert usage.calls_by_outcome == {"ok": 2, "outside_set": 1, "timeout": 1}
     assert usage.failed_labels == 1
 
 
@@ -74,6 +79,8 @@ def test_stats_endpoint_on_postgres(client: TestClient, pg_engine: Engine) -> No
     seed_recent_decisions(pg_engine)
     add_label(pg_engine, "r1", tokens_in=10, tokens_out=5, cost_usd=0.1)
     add_label(pg_engine, "r4", status="failed", label=None, error="timeout")
+    add_request(pg_engine, "r1", RequestOutcome.OK, (10, 5), 0.1)
+    add_request(pg_engine, "r4", RequestOutcome.SERVER_ERROR)
     add_version(pg_engine, "v1", NOW - timedelta(days=1))
     activate_model_version(pg_engine, "v1", reason="test")
 

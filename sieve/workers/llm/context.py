@@ -14,6 +14,7 @@ from sieve.labeler.client import LLMClient, LLMParams
 from sieve.labeler.cost import DEFAULT_PRICES, parse_prices
 from sieve.labeler.prompts import load_prompt
 from sieve.store.engine import make_engine
+from sieve.store.ledger import LedgerRecorder
 from sieve.workers.kafka_adapter import make_producer
 from sieve.workers.label_set import deployment_label_set
 from sieve.workers.llm.budget import (
@@ -87,11 +88,12 @@ def labeling_context(settings: Settings) -> LabelingContext:
                 seed=llm.seed,
             ),
             corrective_retries=llm.corrective_retries,
+            prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
         ),
         cache=answer_cache(settings, engine),
         leases=leases(settings, engine),
         prompt=load_prompt(llm.prompt),
         labels=deployment_label_set(settings.labels_file),
-        prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
+        ledger=LedgerRecorder(engine),
         lock_ttl_s=int(settings.celery.time_limit_s) + 30,
     )

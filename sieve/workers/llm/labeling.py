@@ -7,7 +7,10 @@ idempotent, because Celery redelivers (acks_late) and retries:
        announced, and stop: no call.
     2. take a short lease on the message (Redis or the database), so two copies of the task
        (a redelivery racing the original) cannot both pay for a call;
-    3. the labeler: cache hit, or one paid call (parsed, validated against the label set);
+    3. the labeler: cache hit, or one paid call (parsed, validated against the label set),
+       single flight on the cache key: another message with the same text being paid for
+       right now → ``AnswerInFlight``, retried shortly and then served from the cache.
+       Every HTTP request made is written to the ledger (store/ledger.py) as it ends;
     4. upsert the label row (or a `failed` row with the reason, for permanent errors);
     5. produce the final label event, flush, mark the row announced.
 """
@@ -30,10 +33,9 @@ from sieve.core.errors import PermanentError, TransientError
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.labeler.cache import AnswerCache, CacheUnavailable
 from sieve.labeler.client import LLMClient, PermanentLLMError, TransientLLMError
-from sieve.labeler.cost import PriceTable
 from sieve.labeler.parsing import LabelOutsideSet
 from sieve.labeler.prompts import PromptTemplate
-from sieve.labeler.service import LabelResult, label_message
+from sieve.labeler.service import AnswerInFlight, LabelResult, label_message
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.coordination import LeaseKind, lease_name
 from sieve.store.escalations import (
@@ -50,6 +52,7 @@ from sieve.store.labels import (
     mark_announced,
     save_label,
 )
+from sieve.store.ledger import LedgerRecorder
 from sieve.workers.llm.leases import Leases
 
 logger = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ class FailureKind(StrEnum):
 
     OUTSIDE_LABEL_SET = "outside_label_set"
     LOCK_BUSY = "lock_busy"
+    ANSWER_IN_FLIGHT = "answer_in_flight"
     CACHE = "cache"
     DATABASE = "database"
     KAFKA = "kafka"
@@ -98,6 +102,7 @@ class LockBusy(TransientError):
 _FAILURE_KINDS: tuple[tuple[type[BaseException], FailureKind], ...] = (
     (LabelOutsideSet, FailureKind.OUTSIDE_LABEL_SET),
     (LockBusy, FailureKind.LOCK_BUSY),
+    (AnswerInFlight, FailureKind.ANSWER_IN_FLIGHT),
     (CacheUnavailable, FailureKind.CACHE),
     (OperationalError, FailureKind.DATABASE),
     (KafkaError, FailureKind.KAFKA),
@@ -115,7 +120,8 @@ class LabelingContext:
     leases: Leases
     prompt: PromptTemplate
     labels: Sequence[str]
-    prices: PriceTable
+    ledger: LedgerRecorder
+    # Message locks and answer leases: past it, a crashed holder's lease is free again.
     lock_ttl_s: int = 180
 
     @property
@@ -146,7 +152,9 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
             cache=ctx.cache,
             prompt=ctx.prompt,
             labels=ctx.labels,
-            prices=ctx.prices,
+            recorder=ctx.ledger.for_message(message_id),
+            leases=ctx.leases,
+            lease_ttl_s=ctx.lock_ttl_s,
         )
     except PermanentError as exc:
         metrics.record_labeling(failure=failure_kind(exc))

@@ -15,6 +15,7 @@ from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.labeler.client import backoff_s
+from sieve.labeler.service import AnswerInFlight
 from sieve.workers.llm.celery_app import DRAIN_ESCALATIONS, LABEL_WITH_LLM, app
 from sieve.workers.llm.context import budget, celery_sink, labeling_context
 from sieve.workers.llm.labeling import (
@@ -28,6 +29,7 @@ from sieve.workers.llm.labeling import (
 
 logger = logging.getLogger(__name__)
 
+# Another task holds the message or pays for the same text: its answer is seconds away.
 LOCK_BUSY_COUNTDOWN_S = 2.0
 
 _settings: Settings | None = None
@@ -56,16 +58,23 @@ def worker_context() -> LabelingContext:
 
 
 @app.task(bind=True, name=LABEL_WITH_LLM, max_retries=None)
-def label_with_llm(self: Task, message_id: str) -> str:
+def label_with_llm(self: Task, message_id: str, waits: int = 0) -> str:
+    """``waits``: retries spent waiting for another task (LockBusy, AnswerInFlight); they
+    do not count against ``max_attempts``, which bounds the attempts that failed."""
     ctx = worker_context()
     llm = worker_settings().llm
     try:
         outcome = label_escalated(ctx, message_id)
     except (TransientError, OperationalError, KafkaError, SoftTimeLimitExceeded) as exc:
-        attempt = self.request.retries
+        attempt = self.request.retries - waits
         metrics.record_labeling(failure=failure_kind(exc))
-        if isinstance(exc, LockBusy):
-            raise self.retry(exc=exc, countdown=LOCK_BUSY_COUNTDOWN_S) from exc
+        if isinstance(exc, LockBusy | AnswerInFlight):
+            raise self.retry(
+                exc=exc,
+                countdown=LOCK_BUSY_COUNTDOWN_S,
+                args=[message_id],
+                kwargs={"waits": waits + 1},
+            ) from exc
         if attempt + 1 >= llm.max_attempts:
             record_failure(ctx, message_id, f"retries exhausted after {attempt + 1}: {exc}")
             metrics.record_labeling(outcome=Outcome.FAILED.value)

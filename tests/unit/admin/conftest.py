@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,11 +40,12 @@ def backlog_sink() -> FakeBacklogSink:
 def make_client(
     engine: Engine, retrainer: FakeRetrainer, backlog_sink: FakeBacklogSink, tmp_path: Path
 ) -> Iterator[ClientFactory]:
-    """make_client(token=...): a TestClient on an app whose admin token is ``token``."""
+    """make_client(token=..., **admin): a TestClient on an app whose admin token is
+    ``token``; ``admin`` sets other AdminSettings fields (the body bounds)."""
     clients: list[TestClient] = []
 
-    def make(token: str | None = TOKEN, *, on: Engine | None = None) -> TestClient:
-        settings = Settings(_env_file=None, data_dir=tmp_path, admin={"token": token})
+    def make(token: str | None = TOKEN, *, on: Engine | None = None, **admin: Any) -> TestClient:
+        settings = Settings(_env_file=None, data_dir=tmp_path, admin={"token": token, **admin})
         client = TestClient(create_app(settings, on or engine, retrainer, backlog_sink))
         clients.append(client)
         return client

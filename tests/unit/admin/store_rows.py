@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from sieve.labeler.usage import LLMRequest, RequestOutcome
 from sieve.store.labels import LabelRecord, save_label
+from sieve.store.ledger import LedgerRecorder
 from sieve.store.tables import messages, model_versions, predictions
 
 # A fixed clock in the middle of an hour, so rows an hour apart land in distinct buckets.
@@ -76,6 +78,37 @@ def seed_labels(engine: Engine) -> None:
     add_label(engine, "m4", status="failed", label=None, error="timeout", tokens_in=50)
     add_label(engine, "m5", tokens_in=999, tokens_out=99, cost_usd=9.0, cached=True)
     add_label(engine, "m6", source="human", prompt_version="", llm_model="")
+
+
+def add_request(
+    engine: Engine,
+    message_id: str,
+    outcome: RequestOutcome,
+    tokens: tuple[int, int] = (0, 0),
+    cost_usd: float = 0.0,
+    turn: int = 1,
+) -> None:
+    """One ledger row, as the workers write it for each request to the LLM."""
+    request = LLMRequest(
+        model="teacher-sim",
+        prompt_version="zero-shot@1",
+        turn=turn,
+        outcome=outcome,
+        tokens_in=tokens[0],
+        tokens_out=tokens[1],
+        cost_usd=cost_usd,
+        latency_ms=12.5,
+    )
+    LedgerRecorder(engine).for_message(message_id).record(request)
+
+
+def seed_requests(engine: Engine) -> None:
+    """The ledger behind seed_labels: m1 answered at once; m2 after an answer outside the
+    set (a corrective turn); m4 timed out. The cached m5 made no request."""
+    add_request(engine, "m1", RequestOutcome.OK, (100, 10), 0.25)
+    add_request(engine, "m2", RequestOutcome.OUTSIDE_SET, (40, 4), 0.05)
+    add_request(engine, "m2", RequestOutcome.OK, (200, 20), 0.5, turn=2)
+    add_request(engine, "m4", RequestOutcome.TIMEOUT)
 
 
 def seed_recent_decisions(engine: Engine) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from sieve.admin.app import create_app
+from sieve.core.settings import Settings
 from tests.fakes import FakeBacklogSink
 from tests.unit.admin.conftest import AUTH, TOKEN, ClientFactory
 from tests.unit.admin.fakes import FakeRetrainer
@@ -77,3 +82,34 @@ def test_reads_need_no_token(client: TestClient, engine: Engine) -> None:
     assert client.get("/stats").status_code == 200
     assert client.get("/runs/unknown").status_code == 404
     assert client.get("/healthz").status_code == 200
+
+
+def test_secrets_never_reach_the_log(
+    engine: Engine,
+    retrainer: FakeRetrainer,
+    backlog_sink: FakeBacklogSink,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api_key = "sk-unit-secret-3b9f"
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, admin={"token": TOKEN}, llm={"api_key": api_key}
+    )
+    add_version(engine, "v1", NOW)
+    ndjson = {**AUTH, "Content-Type": "application/x-ndjson"}
+    caplog.set_level(logging.DEBUG)
+    with TestClient(create_app(settings, engine, retrainer, backlog_sink)) as client:
+        statuses = [
+            client.post("/retrain", headers=AUTH).status_code,
+            client.post("/retrain", headers={"Authorization": f"Bearer {TOKEN}x"}).status_code,
+            client.post("/models/v1/promote", headers=AUTH, json={"reason": "r"}).status_code,
+            client.post(
+                "/label-jobs", headers=ndjson, content='{"id": "a", "text": "t"}\n'
+            ).status_code,
+            client.post("/label-jobs", headers=ndjson, content="{oops\n").status_code,
+        ]
+
+    assert statuses == [202, 401, 200, 202, 422]
+    assert "label job from the admin API" in caplog.text  # the routes did log
+    assert TOKEN not in caplog.text
+    assert api_key not in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
 from sieve.store.tables import messages
 from tests.fakes import FakeBacklogSink
-from tests.unit.admin.conftest import AUTH
+from tests.unit.admin.asgi_calls import call
+from tests.unit.admin.conftest import AUTH, ClientFactory
 from tests.unit.admin.store_rows import add_label
 
 NDJSON = {**AUTH, "Content-Type": "application/x-ndjson"}
@@ -157,7 +159,7 @@ def test_a_bad_line_answers_422_naming_it_and_saves_nothing(
     response = _post(client, body)
 
     assert response.status_code == 422
-    assert response.json() == {"detail": detail}
+    assert response.json() == {"detail": detail, "enqueued_before_error": 0}
     assert backlog_sink.calls == []
     assert _stored(engine) == {}
 
@@ -179,7 +181,7 @@ def test_a_line_that_is_not_utf8_answers_422(
     response = _post(client, _body("b1").encode() + b'{"id": "b2", "text": "caf\xe9"}\n')
 
     assert response.status_code == 422
-    assert response.json() == {"detail": "line 2: not UTF-8"}
+    assert response.json() == {"detail": "line 2: not UTF-8", "enqueued_before_error": 0}
     assert backlog_sink.calls == []
 
 
@@ -240,3 +242,132 @@ def test_the_token_is_checked_before_the_body(
     assert (valid.status_code, invalid.status_code) == (401, 401)
     assert backlog_sink.calls == []
     assert _stored(engine) == {}
+
+
+class OrderedSink(FakeBacklogSink):
+    """A FakeBacklogSink that writes its calls into the request's event log."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def enqueue(self, message_ids: Sequence[str]) -> int:
+        self.events.append("enqueue " + ",".join(message_ids))
+        return super().enqueue(message_ids)
+
+
+def test_chunks_are_enqueued_while_the_body_still_arrives(client: TestClient) -> None:
+    events: list[str] = []
+    client.app.state.backlog_sink = OrderedSink(events)  # type: ignore[attr-defined]
+    chunks = [_body("b1", "b2").encode(), _body("b3", "b4").encode(), _body("b5").encode()]
+
+    answer = call(
+        client.app,  # type: ignore[arg-type]
+        "POST",
+        "/label-jobs",
+        headers=NDJSON,
+        chunks=chunks,
+        query="chunk_size=2",
+        events=events,
+    )
+
+    assert answer.status == 202
+    assert answer.json() == {"received": 5, "already_labeled": 0, "enqueued": 5}
+    assert events == ["read 1", "enqueue b1,b2", "read 2", "enqueue b3,b4", "read 3", "enqueue b5"]
+
+
+def test_lines_and_line_ends_split_across_chunks_are_joined(
+    client: TestClient, backlog_sink: FakeBacklogSink
+) -> None:
+    chunks = [b'{"id": "b1", "te', b'xt": "x"}\r', b'\n{"id": "b2", "text": "y"}\r', b"\n{oops"]
+
+    answer = call(client.app, "POST", "/label-jobs", headers=NDJSON, chunks=chunks)  # type: ignore[arg-type]
+
+    # \r\n is one line end even when split: the bad line is the third, not the fifth.
+    assert answer.status == 422
+    assert answer.json()["detail"].startswith("line 3: not JSON")
+    assert backlog_sink.calls == []
+
+
+def test_a_bad_line_after_enqueued_chunks_keeps_them_and_says_how_many(
+    client: TestClient, engine: Engine, backlog_sink: FakeBacklogSink
+) -> None:
+    body = _body("b1", "b2", "b3") + "{oops\n" + _body("b5")
+
+    response = _post(client, body, chunk_size=2)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "line 4: not JSON (Expecting property name enclosed in double quotes)",
+        "enqueued_before_error": 2,
+    }
+    # The full chunk went out (saved first); the partial one and the rest did not.
+    assert backlog_sink.calls == [["b1", "b2"]]
+    assert set(_stored(engine)) == {"b1", "b2"}
+    # Sending the corrected body again skips nothing it should not and queues the rest.
+    fixed = _post(client, _body("b1", "b2", "b3", "b4", "b5"), chunk_size=2)
+    assert fixed.json() == {"received": 5, "already_labeled": 0, "enqueued": 5}
+
+
+def test_the_skip_query_runs_before_chunking_as_label_file_does(
+    client: TestClient, engine: Engine, backlog_sink: FakeBacklogSink
+) -> None:
+    _label_current(engine, "b1")
+    _label_current(engine, "b2")
+
+    response = _post(client, _body("b1", "b2", "b3", "b4", "b5"), chunk_size=2)
+
+    assert response.json() == {"received": 5, "already_labeled": 2, "enqueued": 3}
+    assert backlog_sink.calls == [["b3", "b4"], ["b5"]]
+
+
+def test_a_body_over_the_ndjson_bound_answers_413(
+    make_client: ClientFactory, backlog_sink: FakeBacklogSink
+) -> None:
+    client = make_client(max_ndjson_body_bytes=2_048)
+    body = _body(*(f"b{i}" for i in range(100)))
+    assert len(body) > 2_048
+
+    response = _post(client, body)
+
+    assert response.status_code == 413
+    assert backlog_sink.calls == []
+
+
+def test_a_chunked_body_over_the_ndjson_bound_stops_reading(
+    make_client: ClientFactory, backlog_sink: FakeBacklogSink
+) -> None:
+    client = make_client(max_ndjson_body_bytes=2_048)
+    line = _body("b1").encode()
+
+    chunks = [line] * 1_000  # finite: a guard that fails reads it all and the test fails
+
+    answer = call(client.app, "POST", "/label-jobs", headers=NDJSON, chunks=chunks)  # type: ignore[arg-type]
+
+    assert answer.status == 413
+    assert answer.bytes_read <= 2_048 + len(line)
+
+
+def test_the_ndjson_bound_is_larger_than_the_json_one(
+    client: TestClient, backlog_sink: FakeBacklogSink
+) -> None:
+    body = _body(*(f"b{i}" for i in range(3_000)))
+    assert len(body) > 65_536
+
+    response = _post(client, body)
+
+    assert response.status_code == 202
+    assert response.json()["enqueued"] == 3_000
+
+
+def test_a_line_over_the_line_bound_answers_422_naming_it(
+    make_client: ClientFactory, backlog_sink: FakeBacklogSink
+) -> None:
+    client = make_client(max_ndjson_line_bytes=1_024)
+    long_line = json.dumps({"id": "b2", "text": "x" * 2_000})
+
+    response = _post(client, _body("b1") + long_line + "\n")
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == "line 2: longer than 1024 bytes"
+    assert backlog_sink.calls == []

@@ -8,15 +8,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from sieve.labeler.usage import RequestOutcome
 from sieve.store.stats import escalation_by_hour, llm_usage, messages_total
 from sieve.store.versions import activate_model_version
 from tests.unit.admin.store_rows import (
     NOW,
     add_label,
+    add_request,
     add_version,
     seed_decisions,
     seed_labels,
     seed_recent_decisions,
+    seed_requests,
 )
 
 
@@ -37,17 +40,20 @@ def test_escalations_are_bucketed_per_utc_hour(engine: Engine) -> None:
     assert all(b.decisions == 0 and b.escalated_share is None for b in buckets[1:-2])
 
 
-def test_llm_usage_counts_paid_calls_and_failed_labels(engine: Engine) -> None:
+def test_llm_usage_counts_every_request_in_the_ledger_and_failed_labels(engine: Engine) -> None:
     seed_decisions(engine, NOW)
     seed_labels(engine)
+    seed_requests(engine)
 
     usage = llm_usage(engine)
 
-    # Cached answers cost nothing and human labels are no LLM calls.
-    assert usage.calls == 3
-    assert usage.tokens_in == 350
-    assert usage.tokens_out == 30
-    assert usage.cost_usd == pytest.approx(0.75)
+    # Every request: the corrective turn and the timeout too; the label rows' own figures
+    # (a cache hit, the failed label's tokens) are not what was spent.
+    assert usage.calls == 4
+    assert usage.tokens_in == 340
+    assert usage.tokens_out == 34
+    assert usage.cost_usd == pytest.approx(0.8)
+    assert usage.calls_by_outcome == {"ok": 2, "outside_set": 1, "timeout": 1}
     assert usage.failed_labels == 1
     assert messages_total(engine) == 6
 
@@ -57,6 +63,9 @@ def test_stats_endpoint(client: TestClient, engine: Engine) -> None:
     add_label(engine, "r1", tokens_in=10, tokens_out=5, cost_usd=0.1)
     add_label(engine, "r2", tokens_in=10, tokens_out=5, cost_usd=0.2)
     add_label(engine, "r4", status="failed", label=None, error="timeout")
+    add_request(engine, "r1", RequestOutcome.OK, (10, 5), 0.1)
+    add_request(engine, "r2", RequestOutcome.OK, (10, 5), 0.2)
+    add_request(engine, "r4", RequestOutcome.RATE_LIMITED)
     add_version(engine, "v1", NOW)
     activate_model_version(engine, "v1", reason="test")
 
@@ -75,6 +84,7 @@ def test_stats_endpoint(client: TestClient, engine: Engine) -> None:
         "tokens_out": 10,
         "cost_usd": pytest.approx(0.3),
         "failed_labels": 1,
+        "calls_by_outcome": {"ok": 2, "rate_limited": 1},
     }
 
 

@@ -21,7 +21,9 @@ PRICES = {"teacher-sim": ModelPrice(1.0, 2.0)}
 
 
 def _client(sim: SimulatorServer) -> LLMClient:
-    return LLMClient(base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=5.0)
+    return LLMClient(
+        base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=5.0, prices=PRICES
+    )
 
 
 def test_an_answered_call_counts_the_tokens_the_endpoint_reported(
@@ -60,10 +62,16 @@ def test_a_429_counts_as_a_rate_limited_call(make_simulator: MakeSimulator) -> N
 def test_a_corrective_retry_is_a_second_counted_call(make_simulator: MakeSimulator) -> None:
     sim = make_simulator(faults=FaultRates(outside_set=1.0))
     ok = sample("sieve_llm_calls_total", outcome="ok")
+    outside = sample("sieve_llm_calls_total", outcome="outside_set")
+    cost = sample("sieve_llm_cost_usd_total")
     with pytest.raises(LabelOutsideSet):
         _client(sim).label(TEXT, PROMPT, SMALL_LABELS)
-    # Both answers were paid for (tokens), though neither named a label of the set.
-    assert sample("sieve_llm_calls_total", outcome="ok") == ok + 2
+    # Both answers were paid for (tokens, cost), though neither named a label of the set.
+    assert sample("sieve_llm_calls_total", outcome="outside_set") == outside + 2
+    assert sample("sieve_llm_calls_total", outcome="ok") == ok
+    stats = sim.stats()
+    expected_usd = (stats["prompt_tokens"] * 1.0 + stats["completion_tokens"] * 2.0) / 1e6
+    assert sample("sieve_llm_cost_usd_total") == pytest.approx(cost + expected_usd)
 
 
 def test_the_service_counts_a_miss_with_its_cost_then_a_free_hit(
@@ -76,13 +84,11 @@ def test_the_service_counts_a_miss_with_its_cost_then_a_free_hit(
     )
     cost = sample("sieve_llm_cost_usd_total")
     first = label_message(
-        TEXT, client=_client(sim), cache=cache, prompt=PROMPT, labels=SMALL_LABELS, prices=PRICES
+        TEXT, client=_client(sim), cache=cache, prompt=PROMPT, labels=SMALL_LABELS
     )
     assert sample("sieve_llm_cost_usd_total") == pytest.approx(cost + first.cost_usd)
     assert first.cost_usd > 0
-    label_message(
-        TEXT, client=_client(sim), cache=cache, prompt=PROMPT, labels=SMALL_LABELS, prices=PRICES
-    )
+    label_message(TEXT, client=_client(sim), cache=cache, prompt=PROMPT, labels=SMALL_LABELS)
     assert sample("sieve_llm_cache_lookups_total", result="miss") == misses + 1
     assert sample("sieve_llm_cache_lookups_total", result="hit") == hits + 1
     assert sample("sieve_llm_cost_usd_total") == pytest.approx(cost + first.cost_usd)

@@ -20,15 +20,15 @@ PRICES = {"teacher-sim": ModelPrice(1.0, 2.0)}
 
 
 def _client(sim: SimulatorServer) -> LLMClient:
-    return LLMClient(base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=5.0)
+    return LLMClient(
+        base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=5.0, prices=PRICES
+    )
 
 
 def test_a_cache_hit_costs_no_call(make_simulator: MakeSimulator) -> None:
     sim, cache = make_simulator(), InMemoryAnswerCache()
     client = _client(sim)
-    first = label_message(
-        TEXT, client=client, cache=cache, prompt=PROMPT, labels=SMALL_LABELS, prices=PRICES
-    )
+    first = label_message(TEXT, client=client, cache=cache, prompt=PROMPT, labels=SMALL_LABELS)
     paid = sim.stats()
     assert not first.cached and first.label == GOLD
     assert first.cost_usd == pytest.approx(

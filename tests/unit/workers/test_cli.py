@@ -49,3 +49,31 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("stream", "produce", "train", "migrate", "models", "bench", "demo"):
         assert command in result.stdout
+
+
+def test_costs_reads_every_request_from_the_ledger(sqlite_url, sqlite_engine):
+    import os
+
+    from sieve.labeler.usage import LLMRequest, RequestOutcome
+    from sieve.store.ledger import LedgerRecorder
+
+    ledger = LedgerRecorder(sqlite_engine).for_message("m1")
+    for turn, outcome, tokens, cost in [
+        (1, RequestOutcome.OUTSIDE_SET, (40, 5), 0.004),
+        (2, RequestOutcome.OK, (90, 5), 0.009),
+        (1, RequestOutcome.SERVER_ERROR, (0, 0), 0.0),
+    ]:
+        ledger.record(LLMRequest("teacher-sim", "p@1", turn, outcome, *tokens, cost, 1.0))
+    env = {**os.environ, "SIEVE_DATABASE__URL": sqlite_url}
+
+    by_outcome = run("costs", "--by", "outcome", env=env)
+    total = run("costs", env=env)
+
+    assert by_outcome.returncode == 0, by_outcome.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in by_outcome.stdout.splitlines()[1:]}
+    assert rows == {
+        "ok": ["1", "90", "5", "0.0090"],
+        "outside_set": ["1", "40", "5", "0.0040"],
+        "server_error": ["1", "0", "0", "0.0000"],
+    }
+    assert total.stdout.splitlines()[1].split() == ["p@1", "3", "130", "10", "0.0130"]

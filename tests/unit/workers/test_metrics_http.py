@@ -19,12 +19,16 @@ from sieve.core.errors import TransientError
 from sieve.labeler.cache import CacheUnavailable
 from sieve.labeler.client import LLMFailure, PermanentLLMError, TransientLLMError
 from sieve.labeler.parsing import LabelOutsideSet
+from sieve.labeler.service import AnswerInFlight
+from sieve.labeler.usage import LLMRequest, RequestOutcome
 from sieve.store.escalations import set_escalation_status
+from sieve.store.ledger import LedgerRecorder, SpendTotals
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.store.stats import escalation_backlog
 from sieve.workers.llm.labeling import LockBusy, failure_kind
 from sieve.workers.metrics_http import (
     BacklogCollector,
+    LedgerCollector,
     serve_stream_metrics,
     serve_worker_metrics,
 )
@@ -48,6 +52,7 @@ def _translated() -> TransientError:
         (PermanentLLMError("401", failure=LLMFailure.REJECTED), "rejected"),
         (LabelOutsideSet("not in set", "{}"), "outside_label_set"),
         (LockBusy("busy"), "lock_busy"),
+        (AnswerInFlight("paying"), "answer_in_flight"),
         (CacheUnavailable("down"), "cache"),
         (OperationalError("SELECT 1", {}, Exception("gone")), "database"),
         (KafkaTimeoutError("flush"), "kafka"),
@@ -74,10 +79,16 @@ def test_a_store_that_does_not_answer_gives_nan_not_a_failed_scrape() -> None:
     def unreachable() -> int:
         raise OperationalError("SELECT count(*)", {}, Exception("connection refused"))
 
+    def ledger_unreachable() -> SpendTotals:
+        raise OperationalError("SELECT sum(cost_usd)", {}, Exception("connection refused"))
+
     registry = CollectorRegistry()
     registry.register(BacklogCollector(unreachable))
+    registry.register(LedgerCollector(ledger_unreachable))
     value = registry.get_sample_value("sieve_escalation_backlog")
     assert value is not None and math.isnan(value)
+    cost = registry.get_sample_value("sieve_llm_ledger_cost_usd")
+    assert cost is not None and math.isnan(cost)
 
 
 def test_the_backlog_counts_pending_and_enqueued_not_labeled_or_failed(sqlite_engine) -> None:
@@ -106,6 +117,34 @@ def test_the_stream_worker_serves_its_registry_and_the_backlog(sqlite_engine) ->
         server.shutdown()
         server.server_close()
     assert "sieve_escalation_backlog 1.0" in body
+    assert "sieve_llm_ledger_cost_usd 0.0" in body
+
+
+def test_the_stream_worker_serves_the_spend_in_the_ledger(sqlite_engine) -> None:
+    ledger = LedgerRecorder(sqlite_engine).for_message("m0")
+    for outcome, tokens_in, cost in [
+        (RequestOutcome.OUTSIDE_SET, 40, 0.25),
+        (RequestOutcome.OK, 90, 0.5),
+        (RequestOutcome.RATE_LIMITED, 0, 0.0),
+    ]:
+        ledger.record(
+            LLMRequest("teacher-sim", "p@1", 1, outcome, tokens_in, 3, cost, latency_ms=5.0)
+        )
+    port = _free_port()
+    server = serve_stream_metrics(port, sqlite_engine, registry=CollectorRegistry())
+    assert server is not None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            body = reply.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'sieve_llm_ledger_requests{outcome="outside_set"} 1.0' in body
+    assert 'sieve_llm_ledger_requests{outcome="ok"} 1.0' in body
+    assert 'sieve_llm_ledger_requests{outcome="rate_limited"} 1.0' in body
+    assert 'sieve_llm_ledger_tokens{direction="input"} 130.0' in body
+    assert 'sieve_llm_ledger_tokens{direction="output"} 9.0' in body
+    assert "sieve_llm_ledger_cost_usd 0.75" in body
 
 
 def test_off_or_a_taken_port_serves_nothing_and_raises_nothing(sqlite_engine) -> None:
