@@ -30,6 +30,7 @@ from sieve.workers.kafka_adapter import ensure_topics, make_consumer, make_produ
 from sieve.workers.label_set import check_active_model_labels, deployment_label_set
 from sieve.workers.llm.context import (
     answer_cache,
+    budget,
     celery_sink,
     labeling_context,
     leases,
@@ -42,6 +43,7 @@ from sieve.workers.stream.model_watch import ActiveModel
 
 __all__ = [
     "answer_cache",
+    "budget",
     "celery_sink",
     "escalation_sink",
     "labeling_context",

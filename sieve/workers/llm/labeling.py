@@ -50,6 +50,7 @@ from sieve.store.labels import (
     set_escalation_status,
 )
 from sieve.store.ledger import LedgerRecorder
+from sieve.workers.llm.budget import OverLimit
 from sieve.workers.llm.leases import Leases
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Outcome(StrEnum):
     ALREADY_LABELED = "already_labeled"
     FAILED = "failed"
     UNKNOWN_MESSAGE = "unknown_message"
+    DEFERRED = "deferred"  # the LLM budget is spent: waits for the drain after renewal
 
 
 class FailureKind(StrEnum):
@@ -157,6 +159,15 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
         metrics.record_labeling(failure=failure_kind(exc))
         record_failure(ctx, message_id, f"{type(exc).__name__}: {exc}")
         return Outcome.FAILED
+    except OverLimit as exc:
+        if not exc.limit.is_budget:
+            raise  # a rate limit: the task retries when the minute renews
+        # The budget renews in an hour or a day: too long to hold a task. The message keeps
+        # its provisional label; the drain enqueues it again when the budget has room.
+        set_escalation_status(ctx.engine, [message_id], EscalationStatus.DEFERRED)
+        metrics.record_deferred(1, why="budget")
+        logger.info("%s deferred: %s", message_id, exc)
+        return Outcome.DEFERRED
     finally:
         # Expired while we waited on the LLM? Harmless: the row upsert is idempotent.
         ctx.leases.release(lock, token)
