@@ -2,6 +2,9 @@
 
 import json
 
+import pytest
+
+from sieve.core.errors import KafkaUnavailable
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
 from sieve.workers.records import Partition, Record
@@ -91,3 +94,12 @@ def test_dead_letter_the_broker_refuses_goes_as_headers_only(sqlite_engine):
     assert b"not_json" in letters[-1][2]["sieve.detail"]  # the first reason stays readable
     assert len(producer.on("feedback.labels")) == 1
     assert len(committer.commits) == 1
+
+
+def test_a_produce_failure_commits_nothing_and_enqueues_nothing(sqlite_engine):
+    log: list = []
+    cp, _, committer = checkpoint(sqlite_engine, log, failing_flushes=1)
+    with pytest.raises(KafkaUnavailable):
+        _complete(cp, [message(0, "sure"), message(1, "unsure")])
+    assert committer.commits == []
+    assert [entry[0] for entry in log] == ["send", "send", "flush"]  # no escalate, no commit
