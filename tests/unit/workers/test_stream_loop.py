@@ -46,7 +46,8 @@ def run(engine, records, *, max_messages, batch_size=10, max_request=1_048_576, 
         limits=StreamSettings(),
         sleep=waits.append,
     )
-    worker.run(max_messages=max_messages)
+    # Stops at max_messages, or on the first empty poll: a lost batch cannot hang a test.
+    worker.run(max_messages=max_messages, idle_timeout_s=0.0)
     return worker, consumer, producer, log, waits
 
 
