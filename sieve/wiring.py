@@ -158,5 +158,5 @@ def stream_worker(
             sleep=sleep,
         )
     finally:
-        producer.close(timeout=10)
-        consumer.close(autocommit=False)
+        producer.close(timeout_s=10)
+        consumer.close()

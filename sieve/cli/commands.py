@@ -58,7 +58,7 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
             producer, topic, lines, shuffle_seed=args.shuffle_seed, progress=sys.stderr.isatty()
         )
     finally:
-        producer.close(timeout=10)
+        producer.close(timeout_s=10)
     print(f"produced {sent} messages to {topic}")
     return 0
 

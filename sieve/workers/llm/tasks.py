@@ -8,7 +8,6 @@ import logging
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
-from kafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
 
 from sieve.core import metrics
@@ -67,7 +66,7 @@ def label_with_llm(self: Task, message_id: str, waits: int = 0) -> str:
     llm = worker_settings().llm
     try:
         outcome = label_escalated(ctx, message_id)
-    except (TransientError, OperationalError, KafkaError, SoftTimeLimitExceeded) as exc:
+    except (TransientError, OperationalError, SoftTimeLimitExceeded) as exc:
         attempt = self.request.retries - waits
         metrics.record_labeling(failure=failure_kind(exc))
         if isinstance(exc, LockBusy | AnswerInFlight | OverLimit):

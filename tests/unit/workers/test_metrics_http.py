@@ -11,11 +11,10 @@ import urllib.request
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown
-from kafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
-from sieve.core.errors import TransientError
+from sieve.core.errors import KafkaUnavailable, RecordTooLarge, TransientError
 from sieve.labeler.cache import CacheUnavailable
 from sieve.labeler.client import LLMFailure, PermanentLLMError, TransientLLMError
 from sieve.labeler.parsing import LabelOutsideSet
@@ -36,8 +35,8 @@ from sieve.workers.metrics_http import (
 
 def _translated() -> TransientError:
     try:
-        raise KafkaTimeoutError("flush")
-    except KafkaTimeoutError as exc:
+        raise KafkaUnavailable("flush")
+    except KafkaUnavailable as exc:
         try:
             raise TransientError("producing the final label event failed") from exc
         except TransientError as translated:
@@ -55,7 +54,8 @@ def _translated() -> TransientError:
         (AnswerInFlight("paying"), "answer_in_flight"),
         (CacheUnavailable("down"), "cache"),
         (OperationalError("SELECT 1", {}, Exception("gone")), "database"),
-        (KafkaTimeoutError("flush"), "kafka"),
+        (KafkaUnavailable("flush"), "kafka"),
+        (RecordTooLarge("refused"), "kafka"),
         (_translated(), "kafka"),
         (SoftTimeLimitExceeded(), "time_limit"),
         (TransientError("something else"), "transient"),
