@@ -26,6 +26,7 @@ from sieve.workers.kafka_adapter import ensure_topics, make_consumer, make_produ
 from sieve.workers.label_set import check_active_model_labels, deployment_label_set
 from sieve.workers.llm.context import (
     answer_cache,
+    budget,
     celery_sink,
     labeling_context,
     leases,
@@ -38,6 +39,7 @@ from sieve.workers.stream.model_watch import ActiveModel
 
 __all__ = [
     "answer_cache",
+    "budget",
     "celery_sink",
     "escalation_sink",
     "labeling_context",
@@ -152,5 +154,5 @@ def stream_worker(
             sleep=sleep,
         )
     finally:
-        producer.close(timeout=10)
-        consumer.close(autocommit=False)
+        producer.close(timeout_s=10)
+        consumer.close()

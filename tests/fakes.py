@@ -6,7 +6,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from sieve.core.errors import KafkaUnavailable, RecordTooLarge
 from sieve.models.classifier import ModelScores
+from sieve.workers.kafka_adapter import record_size_bytes
+from sieve.workers.records import Partition, Record
 
 
 class FakeClassifier:
@@ -94,16 +97,18 @@ class FakeSendResult:
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
 
-    def get(self, timeout: float | None = None) -> None:
+    def get(self, timeout_s: float | None = None) -> None:
         if self.error is not None:
             raise self.error
 
 
 class FakeProducer:
-    """Implements sieve.workers.stream.checkpoint.RecordProducer. Like kafka-python's producer it
-    refuses at send() a record above ``max_request_bytes`` (MessageSizeTooLargeError);
-    ``broker_max_bytes`` makes the broker refuse larger values at get(). Every call lands
-    in ``log`` (shared with other fakes to check the order of steps)."""
+    """Implements sieve.workers.records.RecordProducer, in memory (after dramatiq's
+    StubBroker). Like kafka-python's producer behind our adapter it refuses at send() a
+    record above ``max_request_bytes`` (RecordTooLarge); ``broker_max_bytes`` makes the
+    broker refuse larger values at get(); ``failing_flushes`` makes that many flushes raise
+    KafkaUnavailable. Every call lands in ``log`` (shared with other fakes to check the
+    order of steps)."""
 
     def __init__(
         self,
@@ -111,43 +116,94 @@ class FakeProducer:
         *,
         max_request_bytes: int = 1_048_576,
         broker_max_bytes: int | None = None,
+        failing_flushes: int = 0,
     ) -> None:
         self.log = log if log is not None else []
         self.sent: list[tuple[str, bytes | None, bytes | None, list]] = []
         self.max_request_bytes = max_request_bytes
         self.broker_max_bytes = broker_max_bytes
+        self.failing_flushes = failing_flushes
+        self.closed = False
 
-    def send(self, topic, value=None, key=None, headers=None):
-        from kafka.errors import MessageSizeTooLargeError
-        from kafka.record.default_records import DefaultRecordBatchBuilder
-
+    def send(self, topic, *, key=None, value=None, headers=None):
         headers = list(headers or [])
-        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
+        size = record_size_bytes(key, value, headers)
         if size > self.max_request_bytes:
-            raise MessageSizeTooLargeError(f"{size} bytes")
+            raise RecordTooLarge(f"{size} bytes")
         self.log.append(("send", topic))
         self.sent.append((topic, key, value, headers))
         if self.broker_max_bytes is not None and len(value or b"") > self.broker_max_bytes:
-            return FakeSendResult(MessageSizeTooLargeError("refused by the broker"))
+            return FakeSendResult(RecordTooLarge("refused by the broker"))
         return FakeSendResult()
 
-    def flush(self, timeout: float | None = None) -> None:
+    def flush(self, timeout_s: float | None = None) -> None:
         self.log.append(("flush",))
+        if self.failing_flushes > 0:
+            self.failing_flushes -= 1
+            raise KafkaUnavailable("flush timed out")
+
+    def close(self, timeout_s: float | None = None) -> None:
+        self.closed = True
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes | None, dict]]:
         return [(k, v, dict(h)) for t, k, v, h in self.sent if t == topic]
 
 
-class FakeCommitter:
-    """Implements sieve.workers.stream.checkpoint.OffsetCommitter."""
+class FakeConsumer:
+    """Implements sieve.workers.records.RecordConsumer over in-memory partitions: ``poll``
+    reads from each partition's position, ``seek`` moves it, ``commit`` keeps the offsets
+    (and logs the call); ``failing_commits`` makes that many commits raise KafkaUnavailable.
+    Without records it is only an OffsetCommitter."""
 
-    def __init__(self, log: list | None = None) -> None:
+    def __init__(
+        self, records: Sequence[Record] = (), log: list | None = None, *, failing_commits: int = 0
+    ) -> None:
         self.log = log if log is not None else []
-        self.commits: list[dict] = []
+        self.partitions: dict[Partition, list[Record]] = {}
+        for record in records:
+            self.partitions.setdefault(record.source, []).append(record)
+        self.positions = {p: rows[0].offset for p, rows in self.partitions.items()}
+        self.commits: list[dict[Partition, int]] = []
+        self.seeks: list[tuple[Partition, int]] = []
+        self.failing_commits = failing_commits
+        self.closed = False
 
-    def commit(self, offsets) -> None:
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        polled: list[Record] = []
+        for partition, rows in sorted(self.partitions.items()):
+            room = max_records - len(polled)
+            ahead = [r for r in rows if r.offset >= self.positions[partition]][:room]
+            if ahead:
+                self.positions[partition] = ahead[-1].offset + 1
+            polled += ahead
+        self.log.append(("poll", len(polled)))
+        return polled
+
+    def assignment(self) -> set[Partition]:
+        return set(self.partitions)
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        self.log.append(("seek", partition, offset))
+        self.seeks.append((partition, offset))
+        self.positions[partition] = offset
+
+    def commit(self, offsets: Mapping[Partition, int]) -> None:
         self.log.append(("commit",))
-        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+        if self.failing_commits > 0:
+            self.failing_commits -= 1
+            raise KafkaUnavailable("the group rebalanced")
+        self.commits.append(dict(offsets))
+
+    def close(self) -> None:
+        self.closed = True
+
+    @property
+    def committed(self) -> dict[Partition, int]:
+        """The last committed offset per partition."""
+        latest: dict[Partition, int] = {}
+        for commit in self.commits:
+            latest.update(commit)
+        return latest
 
 
 class LoggingEscalationSink(FakeEscalationSink):

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from sieve.admin import routes_jobs, routes_models, routes_ops, routes_runs, routes_stats
-from sieve.admin.deps import Retrainer
+from sieve.admin.deps import LimitsReader, Retrainer
 from sieve.admin.guard import AdminGuard, BodyLimit, BodyLimits
 from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
@@ -31,10 +31,12 @@ def create_app(
     engine: Engine | None = None,
     retrainer: Retrainer | None = None,
     backlog_sink: BacklogSink | None = None,
+    limits: LimitsReader | None = None,
 ) -> FastAPI:
     """The app over ``engine`` (default: one on settings.database_url, disposed at
     shutdown), ``retrainer`` (default: sieve.workers.distill.retrain, imported on first use) and
-    ``backlog_sink`` (default: sieve.wiring.celery_sink, built on first use)."""
+    ``backlog_sink`` (default: sieve.wiring.celery_sink, built on first use) and ``limits``
+    (default: sieve.wiring.budget, built on first use)."""
     owns_engine = engine is None
     store = engine or make_engine(settings.database_url, echo=settings.database.echo)
 
@@ -49,6 +51,7 @@ def create_app(
     app.state.engine = store
     app.state.retrainer = retrainer
     app.state.backlog_sink = backlog_sink
+    app.state.limits = limits
     app.add_exception_handler(TransientError, _unavailable)
     for module in (routes_runs, routes_models, routes_jobs, routes_stats, routes_ops):
         app.include_router(module.router)

@@ -8,6 +8,7 @@ dependencies, so a test can hand the app a SQLite file, a ``FakeRetrainer`` and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
@@ -68,7 +69,27 @@ def get_backlog_sink(request: Request) -> BacklogSink:
     return celery_sink(get_settings(request), get_engine(request))
 
 
+class LimitsReader(Protocol):
+    """The LLM limits' state (``sieve.workers.llm.budget.Budget`` implements it)."""
+
+    def state(self) -> Sequence[Any]:
+        """One item per configured limit: name, capacity, spent, remaining, resets_at."""
+        ...
+
+
+def get_limits(request: Request) -> LimitsReader:
+    limits: LimitsReader | None = request.app.state.limits
+    if limits is not None:
+        return limits
+    # Built on first use, like the backlog sink (Redis client or the store).
+    from sieve.wiring import budget
+
+    request.app.state.limits = budget(get_settings(request), get_engine(request))
+    return request.app.state.limits
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 RetrainerDep = Annotated[Retrainer, Depends(get_retrainer)]
 BacklogSinkDep = Annotated[BacklogSink, Depends(get_backlog_sink)]
+LimitsDep = Annotated[LimitsReader, Depends(get_limits)]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 
-from sieve.admin.deps import EngineDep
-from sieve.admin.schemas import HourShare, LLMTotals, Stats
+from sieve.admin.deps import EngineDep, LimitsDep
+from sieve.admin.schemas import HourShare, LimitUse, LLMTotals, Stats
+from sieve.store.escalations import EscalationStatus, count_escalations
 from sieve.store.stats import store_stats
 
 router = APIRouter(tags=["stats"])
 
 
 @router.get("/stats", response_model=Stats)
-def stats(engine: EngineDep) -> Stats:
+def stats(engine: EngineDep, limits: LimitsDep) -> Stats:
     figures = store_stats(engine)
     return Stats(
         messages_total=figures.messages_total,
@@ -37,4 +40,15 @@ def stats(engine: EngineDep) -> Stats:
             failed_labels=figures.llm.failed_labels,
             calls_by_outcome=figures.llm.calls_by_outcome,
         ),
+        limits=[
+            LimitUse(
+                name=state.name,
+                capacity=state.capacity,
+                spent=state.spent,
+                remaining=state.remaining,
+                resets_at=datetime.fromtimestamp(state.resets_at, UTC),
+            )
+            for state in limits.state()
+        ],
+        escalations_deferred=count_escalations(engine, EscalationStatus.DEFERRED),
     )

@@ -83,6 +83,14 @@ class LLMTotals(BaseModel):
     calls_by_outcome: dict[str, int] = Field(description="requests per outcome (ledger)")
 
 
+class LimitUse(BaseModel):
+    name: str = Field(description="requests_per_minute, tokens_per_minute, usd_per_hour, ...")
+    capacity: float
+    spent: float = Field(description="used in the current window")
+    remaining: float
+    resets_at: datetime = Field(description="when the current window ends (UTC)")
+
+
 class Stats(BaseModel):
     messages_total: int
     active_version: str | None
@@ -91,6 +99,10 @@ class Stats(BaseModel):
     escalated_share_24h: float | None
     escalated_by_hour: list[HourShare] = Field(description="the last 24 hours, oldest first")
     llm: LLMTotals
+    limits: list[LimitUse] = Field(description="the configured LLM limits and budgets")
+    escalations_deferred: int = Field(
+        description="escalations waiting for room (backlog bound or budget), provisional label kept"
+    )
 
 
 class Health(BaseModel):

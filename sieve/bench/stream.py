@@ -15,15 +15,14 @@ import time
 import uuid
 from pathlib import Path
 
-from kafka import KafkaConsumer
-
 from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.settings import KafkaSettings, Settings
 from sieve.demo.broker import EmbeddedBroker
 from sieve.models.train_file import train_family_file
 from sieve.wiring import open_registry, open_store, redis_client, register_trained, stream_worker
-from sieve.workers.kafka_adapter import ensure_topics, make_producer
+from sieve.workers.kafka_adapter import ensure_topics, make_consumer, make_producer
 from sieve.workers.label_set import write_label_set
+from sieve.workers.records import next_offsets
 from sieve.workers.stream.produce import produce_lines, read_lines
 
 BENCH_GROUP_TIMEOUTS = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 1_000}
@@ -41,35 +40,25 @@ def _messages(data: Path, count: int) -> list[bytes]:
 
 def raw_loop(kafka: KafkaSettings, expected: int) -> float:
     """Messages/s of poll → produce one event each → flush → commit, per batch."""
-    consumer = KafkaConsumer(
-        kafka.input_topic,
-        bootstrap_servers=kafka.bootstrap_servers,
-        group_id=kafka.group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=kafka.session_timeout_ms,
-        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
-        max_poll_records=kafka.max_batch_size,
-    )
+    consumer = make_consumer(kafka.model_copy(update={"auto_offset_reset": "earliest"}))
     producer = make_producer(kafka)
     seen, first = 0, None
     try:
         while seen < expected:
-            polled = consumer.poll(timeout_ms=kafka.poll_timeout_ms)
-            if not polled:
+            records = consumer.poll(kafka.poll_timeout_ms, kafka.max_batch_size)
+            if not records:
                 continue
             first = first or time.monotonic()
-            for records in polled.values():
-                for record in records:
-                    producer.send(kafka.labels_topic, key=record.key, value=b'{"final":true}')
-                    seen += 1
+            for record in records:
+                producer.send(kafka.labels_topic, key=record.key, value=b'{"final":true}')
+            seen += len(records)
             producer.flush()
-            consumer.commit()
+            consumer.commit(next_offsets(records))
         assert first is not None
         return seen / (time.monotonic() - first)
     finally:
-        producer.close(timeout=10)
-        consumer.close(autocommit=False)
+        producer.close(timeout_s=10)
+        consumer.close()
 
 
 def _delete_keys(settings: Settings, prefix: str) -> None:

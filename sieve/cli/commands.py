@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import tempfile
+from datetime import UTC, datetime
 
 from tqdm import tqdm
 
@@ -26,12 +27,17 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stream(args: argparse.Namespace, settings: Settings) -> int:
-    from sieve.wiring import serving_store, stream_worker
+    from sieve.wiring import budget, serving_store, stream_worker
     from sieve.workers.metrics_http import serve_stream_metrics
     from sieve.workers.stream.loop import install_signal_handlers
 
     engine = serving_store(settings)
-    serve_stream_metrics(settings.stream.metrics_port, engine)
+    limits = budget(settings, engine)
+    serve_stream_metrics(
+        settings.stream.metrics_port,
+        engine,
+        limits=lambda: [(state.name, state.spent, state.capacity) for state in limits.state()],
+    )
     with stream_worker(settings, engine) as worker:
         install_signal_handlers(worker)
         stats = worker.run(max_messages=args.max_messages, idle_timeout_s=args.idle_timeout_s)
@@ -52,7 +58,7 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
             producer, topic, lines, shuffle_seed=args.shuffle_seed, progress=sys.stderr.isatty()
         )
     finally:
-        producer.close(timeout=10)
+        producer.close(timeout_s=10)
     print(f"produced {sent} messages to {topic}")
     return 0
 
@@ -179,16 +185,27 @@ def cmd_requeue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.store.escalations import EscalationStatus, count_escalations
     from sieve.store.ledger import SpendGroup, spend_by
-    from sieve.wiring import open_store
+    from sieve.wiring import budget, open_store
 
-    rows = spend_by(open_store(settings), SpendGroup(args.by))
+    engine = open_store(settings)
+    rows = spend_by(engine, SpendGroup(args.by))
     print(f"{args.by:<24} {'requests':>8} {'tokens in':>12} {'tokens out':>12} {'cost USD':>10}")
     for row in rows:
         print(
             f"{row.group:<24} {row.requests:>8} {row.tokens_in:>12} {row.tokens_out:>12} "
             f"{row.cost_usd:>10.4f}"
         )
+    print()
+    for state in budget(settings, engine).state():
+        renews = datetime.fromtimestamp(state.resets_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        print(
+            f"limit {state.name}: {state.spent:g} used of {state.capacity:g}, "
+            f"{state.remaining:g} left, renews {renews}"
+        )
+    deferred = count_escalations(engine, EscalationStatus.DEFERRED)
+    print(f"escalations waiting (deferred): {deferred}")
     return 0
 
 

@@ -11,6 +11,12 @@ class TransientError(SieveError):
     """Worth retrying later: a broker, database or LLM endpoint that is unavailable."""
 
 
+class KafkaUnavailable(TransientError):
+    """The Kafka broker or client failed for a reason other than a record's size: not
+    reachable, a timeout, a rebalance under a commit (translated in
+    sieve.workers.kafka_adapter)."""
+
+
 class PermanentError(SieveError):
     """Retrying cannot help: bad input, a label outside the set, a missing artefact."""
 

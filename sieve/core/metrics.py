@@ -77,6 +77,13 @@ LEDGER_TOKENS_NAME = "sieve_llm_ledger_tokens"
 LEDGER_TOKENS_HELP = "Tokens of the LLM requests in the ledger, by direction"
 LEDGER_COST_NAME = "sieve_llm_ledger_cost_usd"
 LEDGER_COST_HELP = "Cost of the LLM requests in the ledger, USD"
+# The global LLM limits, sampled at scrape time from their shared counters.
+LIMIT_SPENT_NAME = "sieve_llm_limit_spent"
+LIMIT_SPENT_HELP = "What the current window of each LLM limit has used (requests, tokens, USD)"
+LIMIT_CAPACITY_NAME = "sieve_llm_limit_capacity"
+LIMIT_CAPACITY_HELP = "Each LLM limit's capacity per window (requests, tokens, USD)"
+DEFERRED_NAME = "sieve_escalations_deferred"
+DEFERRED_HELP = "Escalations waiting as deferred (backlog bound or budget), from the store"
 
 LLM_CALL_OK = "ok"
 

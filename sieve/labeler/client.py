@@ -40,7 +40,15 @@ from sieve.labeler.answer import LLMAnswer
 from sieve.labeler.cost import DEFAULT_PRICES, PriceTable, cost_usd, parse_prices
 from sieve.labeler.parsing import LabelOutsideSet, parse_answer
 from sieve.labeler.prompts import ChatMessage, PromptTemplate
-from sieve.labeler.usage import LLMRequest, NoRecorder, RequestOutcome, RequestRecorder
+from sieve.labeler.usage import (
+    LLMRequest,
+    NoRecorder,
+    OpenGate,
+    RequestGate,
+    RequestOutcome,
+    RequestRecorder,
+    estimated_tokens,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +132,7 @@ class LLMClient:
         params: LLMParams | None = None,
         corrective_retries: int = 1,
         prices: PriceTable = DEFAULT_PRICES,
+        gate: RequestGate | None = None,
     ) -> None:
         if corrective_retries < 0:
             raise ConfigError("corrective_retries must be >= 0")
@@ -131,6 +140,8 @@ class LLMClient:
         self.params = params or LLMParams()
         self.corrective_retries = corrective_retries
         self.prices = prices
+        # Global limits and budgets: admits each request, corrective turns included.
+        self.gate: RequestGate = gate or OpenGate()
         self._openai = openai.OpenAI(
             base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout_s, max_retries=0
         )
@@ -210,12 +221,21 @@ class LLMClient:
     ) -> _Reply:
         """One HTTP request, read. One that gets no completion is reported here; the caller
         reports an answered one once it has parsed it (ok, outside the set, malformed)."""
+        prompt_chars = sum(len(message["content"]) for message in messages)
+        estimate_in, estimate_out = estimated_tokens(prompt_chars, params.max_tokens)
+        estimate = (estimate_in + estimate_out, self.cost_usd(estimate_in, estimate_out))
+        ticket = self.gate.admit(*estimate)
         started = time.perf_counter()
         try:
             raw, tokens_in, tokens_out, response_model = _read(self._complete(messages, params))
         except (TransientLLMError, PermanentLLMError) as exc:
+            self.gate.settle(ticket, 0, 0.0)
             report.failed(turn, exc, time.perf_counter() - started)
             raise
+        except BaseException:  # e.g. the task's soft time limit: the request may be billed
+            self.gate.settle(ticket, *estimate)
+            raise
+        self.gate.settle(ticket, tokens_in + tokens_out, self.cost_usd(tokens_in, tokens_out))
         return _Reply(raw, tokens_in, tokens_out, response_model, time.perf_counter() - started)
 
     def _complete(self, messages: list[ChatMessage], params: LLMParams) -> ChatCompletion:

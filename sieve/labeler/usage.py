@@ -81,3 +81,37 @@ class ListRecorder:
 
     def record(self, request: LLMRequest) -> None:
         self.requests.append(request)
+
+
+class RequestGate(Protocol):
+    """Admits each request before it is sent (the workers' global limits and budgets).
+
+    ``admit`` gets the request's estimated tokens and cost and returns a ticket, or raises
+    (a TransientError) to refuse it; ``settle`` gets the ticket back with what the request
+    really used once it ended (0 tokens when it got no answer)."""
+
+    def admit(self, tokens: int, cost_usd: float) -> object: ...
+
+    def settle(self, ticket: object, tokens: int, cost_usd: float) -> None: ...
+
+
+class OpenGate:
+    """No limit: every request is admitted."""
+
+    def admit(self, tokens: int, cost_usd: float) -> object:
+        return None
+
+    def settle(self, ticket: object, tokens: int, cost_usd: float) -> None:
+        pass
+
+
+# Tokens a request may use, estimated before it is sent: prompt characters / 3 (English
+# runs near 4 characters a token; 3 errs high) plus the completion's cap.
+PROMPT_CHARS_PER_TOKEN = 3
+UNCAPPED_COMPLETION_TOKENS = 1_024
+
+
+def estimated_tokens(prompt_chars: int, max_tokens: int | None) -> tuple[int, int]:
+    """(tokens in, tokens out) a request is admitted for."""
+    completion = max_tokens if max_tokens is not None else UNCAPPED_COMPLETION_TOKENS
+    return -(-prompt_chars // PROMPT_CHARS_PER_TOKEN), completion

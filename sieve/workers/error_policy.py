@@ -1,8 +1,8 @@
 """The stream worker's error policy, in one place (after quix-streams' error callbacks).
 
 Third-party exceptions are translated where they arise (the store in
-sieve.store.repository, Kafka here in ``kafka_error``, the task queue in escalation.py),
-so the loop sees only Sieve's two kinds and decides by kind:
+sieve.store.repository, Kafka in sieve.workers.kafka_adapter, the task queue in
+escalation.py), so the loop sees only Sieve's two kinds and decides by kind:
 
 - TransientError (database, Kafka or task broker unavailable, a rebalance): nothing is
   committed; the batch is rewound and retried with capped exponential back-off and jitter
@@ -27,12 +27,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis
-from kafka.errors import KafkaError, MessageSizeTooLargeError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import InterfaceError as DBInterfaceError
 from sqlalchemy.exc import OperationalError as DBOperationalError
 
-from sieve.core.errors import RecordTooLarge, SieveError, TransientError
+from sieve.core.errors import SieveError, TransientError
+from sieve.workers.kafka_adapter import translate_error
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +42,14 @@ INITIAL_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 
 
-def kafka_error(exc: KafkaError, what: str) -> SieveError:
-    """The Sieve error for a kafka-python one: a size refusal is permanent for the record
-    (resending the same bytes cannot succeed), everything else is worth retrying."""
-    if isinstance(exc, MessageSizeTooLargeError):
-        return RecordTooLarge(f"{what}: {exc}")
-    return TransientError(f"{what}: {exc}")
-
-
 def classify(exc: Exception) -> SieveError | None:
     """Sieve's kind of ``exc``: itself for a SieveError, the translation of a known
     third-party error, None for anything else (a bug: let it propagate)."""
     if isinstance(exc, SieveError):
         return exc
-    if isinstance(exc, KafkaError):
-        return kafka_error(exc, "Kafka")
+    kafka = translate_error(exc)
+    if kafka is not None:
+        return kafka
     if isinstance(exc, (DBOperationalError, DBInterfaceError)):
         return TransientError(f"database unavailable: {type(exc).__name__}")
     if isinstance(exc, (redis.RedisError, KombuOperationalError)):

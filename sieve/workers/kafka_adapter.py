@@ -1,9 +1,18 @@
-"""kafka-python clients built from KafkaSettings, so every process configures them alike."""
+"""The one module that imports kafka-python: it builds the clients from KafkaSettings, so
+every process configures them alike, and wraps them in Sieve's roles (sieve.workers.records).
+
+What crosses this boundary is Sieve's own: ``Record`` and ``Partition`` instead of
+kafka-python's ConsumerRecord and TopicPartition, and Sieve's errors instead of KafkaError
+(``translate_error``): a size refusal (MessageSizeTooLargeError) is ``RecordTooLarge``,
+permanent for that record since resending the same bytes cannot succeed; everything else
+is ``KafkaUnavailable``, worth retrying.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Set
+from collections.abc import Iterator, Mapping, Sequence, Set
+from contextlib import contextmanager
 
 from kafka import (
     ConsumerRebalanceListener,
@@ -13,15 +22,112 @@ from kafka import (
     TopicPartition,
 )
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata
+from kafka.record.default_records import DefaultRecordBatchBuilder
+from kafka.structs import OffsetAndMetadata
 
-from sieve.core.errors import TransientError
+from sieve.core.errors import KafkaUnavailable, RecordTooLarge, SieveError, TransientError
 from sieve.core.settings import KafkaSettings
+from sieve.workers.records import Header, Headers, Partition, Record
 
 logger = logging.getLogger(__name__)
 
 
-def make_consumer(settings: KafkaSettings) -> KafkaConsumer:
+def translate_error(exc: BaseException, what: str = "Kafka") -> SieveError | None:
+    """Sieve's error for a kafka-python one (None for anything else)."""
+    if isinstance(exc, MessageSizeTooLargeError):
+        return RecordTooLarge(f"{what}: {exc}")
+    if isinstance(exc, KafkaError):
+        return KafkaUnavailable(f"{what}: {exc}")
+    return None
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except KafkaError as exc:
+        error = translate_error(exc, what)
+        assert error is not None
+        raise error from exc
+
+
+def record_size_bytes(key: bytes | None, value: bytes | None, headers: Headers) -> int:
+    """What kafka-python counts against the producer's max_request_size for one record."""
+    return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers)))
+
+
+class KafkaRecordConsumer:
+    """A RecordConsumer over kafka-python's KafkaConsumer (manual commits)."""
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self._consumer = consumer
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        with _translated("polling failed"):
+            polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        return [_record(record) for records in polled.values() for record in records]
+
+    def assignment(self) -> Set[Partition]:
+        with _translated("reading the assignment failed"):
+            return {_partition(tp) for tp in self._consumer.assignment()}
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        with _translated(f"seeking {partition} failed"):
+            self._consumer.seek(_topic_partition(partition), offset)
+
+    def commit(self, offsets: Mapping[Partition, int]) -> None:
+        metadata = {
+            _topic_partition(partition): OffsetAndMetadata(offset, "", -1)
+            for partition, offset in offsets.items()
+        }
+        with _translated("offset commit failed"):
+            self._consumer.commit(metadata)
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class _KafkaSendResult:
+    def __init__(self, future: FutureRecordMetadata, topic: str) -> None:
+        self._future = future
+        self._topic = topic
+
+    def get(self, timeout_s: float | None = None) -> None:
+        with _translated(f"producing to {self._topic} failed"):
+            self._future.get(timeout=timeout_s)
+
+
+class KafkaRecordProducer:
+    """A RecordProducer over kafka-python's KafkaProducer."""
+
+    def __init__(self, producer: KafkaProducer) -> None:
+        self._producer = producer
+
+    def send(
+        self,
+        topic: str,
+        *,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        headers: Headers | None = None,
+    ) -> _KafkaSendResult:
+        listed = None if headers is None else list(headers)
+        with _translated(f"producing to {topic} failed"):
+            future = self._producer.send(topic, key=key, value=value, headers=listed)
+        return _KafkaSendResult(future, topic)
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        with _translated("flushing the producer failed"):
+            self._producer.flush(timeout=timeout_s)
+
+    def close(self, timeout_s: float | None = None) -> None:
+        self._producer.close(timeout=timeout_s)
+
+
+def make_consumer(settings: KafkaSettings) -> KafkaRecordConsumer:
     try:
         consumer = KafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
@@ -37,12 +143,12 @@ def make_consumer(settings: KafkaSettings) -> KafkaConsumer:
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
     consumer.subscribe([settings.input_topic], listener=_LogAssignment())
-    return consumer
+    return KafkaRecordConsumer(consumer)
 
 
-def make_producer(settings: KafkaSettings, *, linger_ms: int = 5) -> KafkaProducer:
+def make_producer(settings: KafkaSettings, *, linger_ms: int = 5) -> KafkaRecordProducer:
     try:
-        return KafkaProducer(
+        producer = KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id=f"{settings.client_id}-producer",
             acks="all",
@@ -52,6 +158,7 @@ def make_producer(settings: KafkaSettings, *, linger_ms: int = 5) -> KafkaProduc
         )
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+    return KafkaRecordProducer(producer)
 
 
 def ensure_topics(settings: KafkaSettings, partitions: int = 1) -> None:
@@ -78,6 +185,19 @@ def ensure_topics(settings: KafkaSettings, partitions: int = 1) -> None:
         ) from exc
     finally:
         admin.close()
+
+
+def _record(record: ConsumerRecord) -> Record:
+    headers: Sequence[Header] = tuple(record.headers or ())
+    return Record(record.topic, record.partition, record.offset, record.key, record.value, headers)
+
+
+def _partition(tp: TopicPartition) -> Partition:
+    return Partition(tp.topic, tp.partition)
+
+
+def _topic_partition(partition: Partition) -> TopicPartition:
+    return TopicPartition(partition.topic, partition.partition)
 
 
 class _LogAssignment(ConsumerRebalanceListener):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from wsgiref.simple_server import WSGIServer
 
 from celery.signals import worker_process_shutdown
@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sieve.core import metrics
 from sieve.core.metrics import ESCALATION_BACKLOG_HELP, ESCALATION_BACKLOG_NAME
+from sieve.store.escalations import EscalationStatus, count_escalations
 from sieve.store.ledger import SpendTotals, spend_totals
 from sieve.store.stats import escalation_backlog
 
@@ -100,15 +101,66 @@ class LedgerCollector(Collector):
         return [requests, tokens, cost]
 
 
+# (limit name, spent in its current window, capacity) for every configured limit.
+LimitSample = Callable[[], Sequence[tuple[str, float, float]]]
+
+
+class LimitsCollector(Collector):
+    """The LLM limits' use in their current windows and the deferred escalations, sampled
+    when scraped; NaN for what could not be read."""
+
+    def __init__(self, limits: LimitSample, deferred: Callable[[], int]) -> None:
+        self._limits = limits
+        self._deferred = deferred
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self._families([], math.nan)
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        try:
+            limits = list(self._limits())
+        except Exception as exc:  # Redis or the store away: the rest of the scrape stands
+            logger.warning("LLM limits not sampled: %s", type(exc).__name__)
+            limits = []
+        try:
+            deferred = float(self._deferred())
+        except SQLAlchemyError as exc:
+            logger.warning("deferred escalations not sampled: %s", type(exc).__name__)
+            deferred = math.nan
+        return self._families(limits, deferred)
+
+    @staticmethod
+    def _families(
+        limits: Sequence[tuple[str, float, float]], deferred: float
+    ) -> list[GaugeMetricFamily]:
+        spent = GaugeMetricFamily(
+            metrics.LIMIT_SPENT_NAME, metrics.LIMIT_SPENT_HELP, labels=["limit"]
+        )
+        capacity = GaugeMetricFamily(
+            metrics.LIMIT_CAPACITY_NAME, metrics.LIMIT_CAPACITY_HELP, labels=["limit"]
+        )
+        for name, used, cap in limits:
+            spent.add_metric([name], used)
+            capacity.add_metric([name], cap)
+        waiting = GaugeMetricFamily(metrics.DEFERRED_NAME, metrics.DEFERRED_HELP, value=deferred)
+        return [spent, capacity, waiting]
+
+
 def serve_stream_metrics(
-    port: int | None, engine: Engine, registry: CollectorRegistry = REGISTRY
+    port: int | None,
+    engine: Engine,
+    registry: CollectorRegistry = REGISTRY,
+    limits: LimitSample = lambda: [],
 ) -> WSGIServer | None:
-    """Serve ``registry``, the backlog and the ledger on ``port``; None when off or the
-    port is taken."""
+    """Serve ``registry``, the backlog, the ledger, the LLM limits' use (``limits``) and
+    the deferred escalations on ``port``; None when off or the port is taken."""
     if not port:
         return None
     registry.register(BacklogCollector(lambda: escalation_backlog(engine)))
     registry.register(LedgerCollector(lambda: spend_totals(engine)))
+    registry.register(
+        LimitsCollector(limits, lambda: count_escalations(engine, EscalationStatus.DEFERRED))
+    )
     return _serve(port, registry, "stream worker")
 
 

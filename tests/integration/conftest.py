@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from pydantic import SecretStr
 
 from sieve.core.settings import KafkaSettings, Settings
 from sieve.demo.broker import EmbeddedBroker
+from sieve.labeler.sim.simulator import load_teacher
 from sieve.models.families.ngram.training import TrainConfig, train_from_file
 from sieve.models.registry import ArtefactInfo, ModelRegistry
 from sieve.store.engine import make_engine
 from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
+from sieve.workers.kafka_adapter import ensure_topics
 from tests.conftest import BANKING77
 
 # Test-friendly group timeouts: a join against Tansu takes about half the session timeout.
@@ -160,3 +163,27 @@ def queue_settings(store_url: str, redis_prefix: str, tmp_path: Path) -> Setting
         redis={"key_prefix": redis_prefix},
         celery={"queue": f"{redis_prefix}tasks"},
     )
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    """The simulator's teacher: Banking77's test set, 90% accurate."""
+    return load_teacher([BANKING77 / "test.jsonl"], accuracy=0.9, noise="uniform", seed=0)
+
+
+@pytest.fixture(params=["redis", "store"])
+def llm_settings(request, settings, redis_prefix) -> Settings:
+    """Leases and answer cache in Redis, or (a SQL broker URL) in the database."""
+    ensure_topics(settings.kafka)
+    celery: dict[str, object] = {"queue": f"{redis_prefix}tasks"}
+    if request.param == "store":
+        celery["broker_url"] = SecretStr(settings.database_url)
+    updated = settings.model_copy(
+        update={
+            "labels_file": BANKING77 / "labels.txt",
+            "redis": settings.redis.model_copy(update={"key_prefix": redis_prefix}),
+            "celery": settings.celery.model_copy(update=celery),
+        }
+    )
+    assert updated.uses_redis is (request.param == "redis")
+    return updated

@@ -10,14 +10,14 @@ import json
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from kafka.consumer.fetcher import ConsumerRecord
 
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
 from sieve.models.families import load_classifier
 from sieve.store.engine import make_engine
+from sieve.workers.records import Partition, Record
 from sieve.workers.stream.batch import process_batch
 from sieve.workers.stream.checkpoint import Checkpoint
-from tests.fakes import FakeCommitter, FakeEscalationSink, FakeProducer
+from tests.fakes import FakeConsumer, FakeEscalationSink, FakeProducer
 
 LIMITS = StreamSettings(max_message_bytes=65_536)
 ROUTING = RoutingSettings()
@@ -70,8 +70,8 @@ def json_values_as_bytes(draw: st.DrawFn) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _record(offset: int, value: bytes) -> ConsumerRecord:
-    return ConsumerRecord("feedback", 0, -1, offset, 0, 0, None, value, [], None, 0, 0, 0)
+def _record(offset: int, value: bytes) -> Record:
+    return Record("feedback", 0, offset, None, value)
 
 
 @pytest.fixture
@@ -83,14 +83,14 @@ def pipeline(store_url, model_factory):
         engine=engine,
         sink=FakeEscalationSink(),
         producer=producer,
-        consumer=FakeCommitter(),
+        consumer=FakeConsumer(),
         topics=KafkaSettings(),
     )
 
     def run(values: list[bytes]) -> None:
         records = [_record(i, value) for i, value in enumerate(values)]
         outcome = process_batch(records, classifier, ROUTING, LIMITS)
-        checkpoint.complete(outcome, {("feedback", 0): len(values)})
+        checkpoint.complete(outcome, {Partition("feedback", 0): len(values)})
         assert len(outcome.records) + len(outcome.dead_letters) == len(values)
         assert "store_rejected" not in {letter.reason for letter in outcome.dead_letters}
         assert len(outcome.events) == len(outcome.records)

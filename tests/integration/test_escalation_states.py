@@ -134,7 +134,7 @@ def test_a_task_for_an_already_labeled_message_marks_its_escalation_labeled(
     assert label_escalated(ctx, "k1") is Outcome.ALREADY_LABELED
 
     assert _statuses(ctx.engine)["k1"] == LABELED
-    ctx.producer.close(timeout=5)
+    ctx.producer.close(timeout_s=5)
     ctx.engine.dispose()
 
 
@@ -164,6 +164,6 @@ def test_the_beats_drain_task_re_enqueues_stuck_escalations(
     assert tasks.drain_escalations() == 1
 
     assert _queued(settings) == 1
-    tasks.worker_context().producer.close(timeout=5)
+    tasks.worker_context().producer.close(timeout_s=5)
     tasks.worker_context().engine.dispose()
     engine.dispose()

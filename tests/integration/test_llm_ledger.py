@@ -14,7 +14,6 @@ import time
 from collections import Counter
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from sieve.core.dataset import read_labeled_jsonl
@@ -22,40 +21,16 @@ from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.labeler.sim.endpoint import SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates, LatencySpec
-from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
+from sieve.labeler.sim.simulator import SimulatorServer
 from sieve.store.engine import make_engine
 from sieve.store.ledger import SpendGroup, spend_by, spend_totals
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.store.tables import labels
 from sieve.wiring import labeling_context
-from sieve.workers.kafka_adapter import ensure_topics
 from sieve.workers.llm.labeling import LabelingContext, Outcome, label_escalated
 from tests.conftest import BANKING77
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def teacher():
-    return load_teacher([BANKING77 / "test.jsonl"], accuracy=0.9, noise="uniform", seed=0)
-
-
-@pytest.fixture(params=["redis", "store"])
-def llm_settings(request, settings, redis_prefix) -> Settings:
-    """Leases and answer cache in Redis, or (a SQL broker URL) in the database."""
-    ensure_topics(settings.kafka)
-    celery: dict[str, object] = {"queue": f"{redis_prefix}tasks"}
-    if request.param == "store":
-        celery["broker_url"] = SecretStr(settings.database_url)
-    updated = settings.model_copy(
-        update={
-            "labels_file": BANKING77 / "labels.txt",
-            "redis": settings.redis.model_copy(update={"key_prefix": redis_prefix}),
-            "celery": settings.celery.model_copy(update=celery),
-        }
-    )
-    assert updated.uses_redis is (request.param == "redis")
-    return updated
 
 
 def _context(settings: Settings, base_url: str) -> LabelingContext:

@@ -3,23 +3,23 @@
 import dataclasses
 import json
 
-from kafka.consumer.fetcher import ConsumerRecord
 from sqlalchemy import select
 
 from sieve.core.events import LabelEvent
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
 from sieve.store.engine import make_engine
 from sieve.store.tables import messages
+from sieve.workers.records import Partition, Record
 from sieve.workers.stream.batch import process_batch
 from sieve.workers.stream.checkpoint import Checkpoint
-from tests.fakes import FakeClassifier, FakeCommitter, FakeProducer, LoggingEscalationSink
+from tests.fakes import FakeClassifier, FakeConsumer, FakeProducer, LoggingEscalationSink
 
 ROUTING = RoutingSettings(min_confidence=0.5, min_margin=0.25, exploration_rate=0.0)
 
 
-def _record(offset: int) -> ConsumerRecord:
+def _record(offset: int) -> Record:
     value = json.dumps({"id": f"m{offset}", "text": f"text {offset}"}).encode()
-    return ConsumerRecord("feedback", 0, -1, offset, 0, 0, None, value, [], None, 0, 0, 0)
+    return Record("feedback", 0, offset, None, value)
 
 
 def test_refused_records_are_dead_lettered_and_the_rest_commits(store_url):
@@ -46,10 +46,10 @@ def test_refused_records_are_dead_lettered_and_the_rest_commits(store_url):
         engine=engine,
         sink=sink,
         producer=producer,
-        consumer=FakeCommitter(log),
+        consumer=FakeConsumer(log=log),
         topics=KafkaSettings(),
     )
-    checkpoint.complete(outcome, {("feedback", 0): 44})
+    checkpoint.complete(outcome, {Partition("feedback", 0): 44})
 
     good = {f"m{i}" for i in range(44) if i not in poison}
     with engine.connect() as conn:

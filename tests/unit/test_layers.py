@@ -252,3 +252,50 @@ def test_the_cycle_finder_finds_cycles(
 ) -> None:
     found = sorted(sorted(c) for c in _strongly_connected(graph) if len(c) > 1)
     assert found == expected
+
+
+# kafka-python is imported by one module only; the rest of sieve sees Sieve's own records,
+# roles and errors (sieve.workers.records, sieve.core.errors).
+KAFKA_ADAPTER = "sieve.workers.kafka_adapter"
+
+
+def kafka_imports(source: str) -> list[int]:
+    """Lines of ``source`` that import kafka-python, at any depth (function bodies and
+    ``if TYPE_CHECKING:`` blocks included: its types must not leak either)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(name == "kafka" or name.startswith("kafka.") for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_kafka_adapter_imports_kafka_python() -> None:
+    found = {
+        f"{path.relative_to(PACKAGE.parent)}:{line}"
+        for module, path in MODULES.items()
+        if module != KAFKA_ADAPTER
+        for line in kafka_imports(path.read_text())
+    }
+    assert not found, "kafka-python imported outside the adapter:\n" + "\n".join(sorted(found))
+    assert kafka_imports(MODULES[KAFKA_ADAPTER].read_text()), "the adapter no longer imports it?"
+
+
+@pytest.mark.parametrize(
+    ("source", "lines"),
+    [
+        ("import kafka", [1]),
+        ("import os\nfrom kafka.errors import KafkaError", [2]),
+        ("def f():\n    import kafka.structs as s", [2]),
+        ("if TYPE_CHECKING:\n    from kafka import KafkaConsumer", [2]),
+        ("from sieve.workers import kafka_adapter\nimport kafkaesque", []),
+        ("from .kafka import x", []),
+    ],
+)
+def test_the_kafka_import_finder_finds_them(source: str, lines: list[int]) -> None:
+    assert kafka_imports(source) == lines

@@ -89,6 +89,11 @@ class OverLimit(TransientError):
         self.limit = limit
         self.retry_at = retry_at
 
+    @property
+    def retry_after_s(self) -> float:
+        """Seconds until the window renews (the task retries after them)."""
+        return max(self.retry_at - time.time(), 0.0) + 1.0
+
 
 class Counters(Protocol):
     """Shared counters by key: Redis, or the store."""
@@ -125,12 +130,12 @@ class Budget:
     ) -> None:
         self.limits = tuple(limits)
         self._counters = counters
-        self._clock = clock
+        self.clock = clock
 
     def reserve(self, charge: Charge) -> Reservation:
         """Count ``charge`` in every limit's current window; OverLimit (nothing counted)
         when one of them is already at its capacity."""
-        now = self._clock()
+        now = self.clock()
         keys = tuple((limit, limit.key(now)) for limit in self.limits)
         adds = [
             CounterAdd(key, charge.of(limit.name), 2 * limit.window_s, below=limit.capacity)
@@ -155,7 +160,7 @@ class Budget:
             self._counters.add(adds)
 
     def state(self) -> list[LimitState]:
-        now = self._clock()
+        now = self.clock()
         keys = {limit: limit.key(now) for limit in self.limits}
         spent = self._counters.read(list(keys.values())) if keys else {}
         return [
@@ -172,6 +177,21 @@ class Budget:
     def has_room(self) -> bool:
         """Every limit below its capacity in its current window."""
         return all(state.spent < state.capacity for state in self.state())
+
+
+class BudgetGate:
+    """The labeler's RequestGate (sieve.labeler.usage) over a Budget: each request the
+    client sends, corrective turns included, is one admission."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
+    def admit(self, tokens: int, cost_usd: float) -> Reservation:
+        return self.budget.reserve(Charge(requests=1, tokens=tokens, usd=cost_usd))
+
+    def settle(self, ticket: object, tokens: int, cost_usd: float) -> None:
+        if isinstance(ticket, Reservation):
+            self.budget.settle(ticket, Charge(requests=1, tokens=tokens, usd=cost_usd))
 
 
 class StoreCounters:

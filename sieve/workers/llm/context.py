@@ -19,6 +19,7 @@ from sieve.workers.kafka_adapter import make_producer
 from sieve.workers.label_set import deployment_label_set
 from sieve.workers.llm.budget import (
     Budget,
+    BudgetGate,
     Counters,
     RedisCounters,
     StoreCounters,
@@ -89,6 +90,7 @@ def labeling_context(settings: Settings) -> LabelingContext:
             ),
             corrective_retries=llm.corrective_retries,
             prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
+            gate=BudgetGate(budget(settings, engine)) if limits_from(settings) else None,
         ),
         cache=answer_cache(settings, engine),
         leases=leases(settings, engine),

@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from celery.exceptions import SoftTimeLimitExceeded
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from sieve.core import metrics
-from sieve.core.errors import PermanentError, TransientError
+from sieve.core.errors import KafkaUnavailable, PermanentError, RecordTooLarge, TransientError
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.labeler.cache import AnswerCache, CacheUnavailable
 from sieve.labeler.client import LLMClient, PermanentLLMError, TransientLLMError
@@ -53,7 +51,9 @@ from sieve.store.labels import (
     save_label,
 )
 from sieve.store.ledger import LedgerRecorder
+from sieve.workers.llm.budget import OverLimit
 from sieve.workers.llm.leases import Leases
+from sieve.workers.records import RecordProducer
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class Outcome(StrEnum):
     ALREADY_LABELED = "already_labeled"
     FAILED = "failed"
     UNKNOWN_MESSAGE = "unknown_message"
+    DEFERRED = "deferred"  # the LLM budget is spent: waits for the drain after renewal
 
 
 class FailureKind(StrEnum):
@@ -87,7 +88,7 @@ def failure_kind(exc: BaseException) -> str:
     for kinds, kind in _FAILURE_KINDS:
         if isinstance(exc, kinds):
             return kind.value
-    # A translated error (`raise TransientError(...) from KafkaError`): its cause tells more.
+    # A translated error (`raise TransientError(...) from KafkaUnavailable`): its cause tells more.
     if exc.__cause__ is not None:
         cause = failure_kind(exc.__cause__)
         if cause != FailureKind.OTHER:
@@ -105,7 +106,8 @@ _FAILURE_KINDS: tuple[tuple[type[BaseException], FailureKind], ...] = (
     (AnswerInFlight, FailureKind.ANSWER_IN_FLIGHT),
     (CacheUnavailable, FailureKind.CACHE),
     (OperationalError, FailureKind.DATABASE),
-    (KafkaError, FailureKind.KAFKA),
+    (KafkaUnavailable, FailureKind.KAFKA),
+    (RecordTooLarge, FailureKind.KAFKA),
     (SoftTimeLimitExceeded, FailureKind.TIME_LIMIT),
 )
 
@@ -113,7 +115,7 @@ _FAILURE_KINDS: tuple[tuple[type[BaseException], FailureKind], ...] = (
 @dataclass
 class LabelingContext:
     engine: Engine
-    producer: KafkaProducer
+    producer: RecordProducer
     labels_topic: str
     client: LLMClient
     cache: AnswerCache
@@ -160,6 +162,15 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
         metrics.record_labeling(failure=failure_kind(exc))
         record_failure(ctx, message_id, f"{type(exc).__name__}: {exc}")
         return Outcome.FAILED
+    except OverLimit as exc:
+        if not exc.limit.is_budget:
+            raise  # a rate limit: the task retries when the minute renews
+        # The budget renews in an hour or a day: too long to hold a task. The message keeps
+        # its provisional label; the drain enqueues it again when the budget has room.
+        set_escalation_status(ctx.engine, [message_id], EscalationStatus.DEFERRED)
+        metrics.record_deferred(1, why="budget")
+        logger.info("%s deferred: %s", message_id, exc)
+        return Outcome.DEFERRED
     finally:
         # Expired while we waited on the LLM? Harmless: the row upsert is idempotent.
         ctx.leases.release(lock, token)
@@ -233,8 +244,8 @@ def _announce(ctx: LabelingContext, message: EscalatedMessage, stored: StoredLab
     )
     try:
         future = ctx.producer.send(ctx.labels_topic, key=message.id.encode(), value=event.encode())
-        ctx.producer.flush(timeout=30)
-        future.get(timeout=0)
-    except KafkaError as exc:
+        ctx.producer.flush(timeout_s=30)
+        future.get(timeout_s=0)
+    except (KafkaUnavailable, RecordTooLarge) as exc:
         raise TransientError(f"producing the final label event failed: {exc}") from exc
     mark_announced(ctx.engine, message.id, prompt_version, model)

@@ -8,7 +8,6 @@ import logging
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
-from kafka.errors import KafkaError
 from sqlalchemy.exc import OperationalError
 
 from sieve.core import metrics
@@ -16,6 +15,7 @@ from sieve.core.errors import TransientError
 from sieve.core.settings import Settings
 from sieve.labeler.client import backoff_s
 from sieve.labeler.service import AnswerInFlight
+from sieve.workers.llm.budget import OverLimit
 from sieve.workers.llm.celery_app import DRAIN_ESCALATIONS, LABEL_WITH_LLM, app
 from sieve.workers.llm.context import budget, celery_sink, labeling_context
 from sieve.workers.llm.labeling import (
@@ -59,21 +59,20 @@ def worker_context() -> LabelingContext:
 
 @app.task(bind=True, name=LABEL_WITH_LLM, max_retries=None)
 def label_with_llm(self: Task, message_id: str, waits: int = 0) -> str:
-    """``waits``: retries spent waiting for another task (LockBusy, AnswerInFlight); they
-    do not count against ``max_attempts``, which bounds the attempts that failed."""
+    """``waits``: retries spent waiting for another task (LockBusy, AnswerInFlight) or for a
+    rate limit's next minute; they do not count against ``max_attempts``, which bounds the
+    attempts that failed."""
     ctx = worker_context()
     llm = worker_settings().llm
     try:
         outcome = label_escalated(ctx, message_id)
-    except (TransientError, OperationalError, KafkaError, SoftTimeLimitExceeded) as exc:
+    except (TransientError, OperationalError, SoftTimeLimitExceeded) as exc:
         attempt = self.request.retries - waits
         metrics.record_labeling(failure=failure_kind(exc))
-        if isinstance(exc, LockBusy | AnswerInFlight):
+        if isinstance(exc, LockBusy | AnswerInFlight | OverLimit):
+            countdown_s = exc.retry_after_s if isinstance(exc, OverLimit) else LOCK_BUSY_COUNTDOWN_S
             raise self.retry(
-                exc=exc,
-                countdown=LOCK_BUSY_COUNTDOWN_S,
-                args=[message_id],
-                kwargs={"waits": waits + 1},
+                exc=exc, countdown=countdown_s, args=[message_id], kwargs={"waits": waits + 1}
             ) from exc
         if attempt + 1 >= llm.max_attempts:
             record_failure(ctx, message_id, f"retries exhausted after {attempt + 1}: {exc}")

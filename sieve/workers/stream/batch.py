@@ -9,8 +9,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from sieve.core.errors import BadMessage
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import RoutingSettings, StreamSettings
@@ -26,6 +24,7 @@ from sieve.routing.policy import (
 from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
+from sieve.workers.records import Record
 from sieve.workers.stream.messages import DeadLetterReason, FeedbackMessage, decode_message
 
 logger = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeadLetter:
-    record: ConsumerRecord
+    record: Record
     reason: DeadLetterReason
     detail: str
 
@@ -43,7 +42,7 @@ class BatchOutcome:
     """What a batch must write. ``records``, ``messages``, ``predictions`` and ``events``
     are aligned: index i of each is the same good record."""
 
-    records: list[ConsumerRecord] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
     predictions: list[PredictionRecord] = field(default_factory=list)
     escalations: list[EscalationRecord] = field(default_factory=list)
@@ -77,14 +76,14 @@ class Calibration:
 
 
 def process_batch(
-    records: Sequence[ConsumerRecord],
+    records: Sequence[Record],
     classifier: FastClassifier | None,
     routing: RoutingSettings,
     limits: StreamSettings,
     calibration: Calibration = Calibration(),
 ) -> BatchOutcome:
     outcome = BatchOutcome()
-    good: list[tuple[ConsumerRecord, FeedbackMessage]] = []
+    good: list[tuple[Record, FeedbackMessage]] = []
     for record in records:
         try:
             good.append((record, decode_message(record.value, limits)))
@@ -127,7 +126,7 @@ def _predict(classifier: FastClassifier | None, texts: list[str]) -> list[Predic
 
 def _append(
     outcome: BatchOutcome,
-    record: ConsumerRecord,
+    record: Record,
     message: FeedbackMessage,
     decision: Decision,
     version: str,

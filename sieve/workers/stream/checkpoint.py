@@ -28,28 +28,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from kafka import TopicPartition
-from kafka.errors import KafkaError
-from kafka.record.default_records import DefaultRecordBatchBuilder
-from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 
-from sieve.core.errors import RecordTooLarge, StoreRejected, TransientError
+from sieve.core.errors import RecordTooLarge, StoreRejected
 from sieve.core.settings import KafkaSettings
 from sieve.store.repository import EscalationRecord, save_predictions
-from sieve.workers.error_policy import kafka_error
+from sieve.workers.kafka_adapter import record_size_bytes
+from sieve.workers.records import Header, OffsetCommitter, Partition, RecordProducer, SendResult
 from sieve.workers.stream.batch import BatchOutcome, DeadLetter
 from sieve.workers.stream.messages import DeadLetterReason
 
 logger = logging.getLogger(__name__)
-
-Headers = list[tuple[str, bytes]]
-
-
-class SendResult(Protocol):
-    def get(self, timeout: float | None = None) -> Any: ...
 
 
 class EscalationSink(Protocol):
@@ -57,24 +48,6 @@ class EscalationSink(Protocol):
 
     def submit(self, escalations: Sequence[EscalationRecord]) -> None:
         """Durably accept the batch's escalations before its offsets are committed."""
-
-
-class RecordProducer(Protocol):
-    """The part of kafka-python's KafkaProducer the checkpoint uses."""
-
-    def send(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        headers: Headers | None = None,
-    ) -> SendResult: ...
-
-    def flush(self, timeout: float | None = None) -> None: ...
-
-
-class OffsetCommitter(Protocol):
-    def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None: ...
 
 
 class Checkpoint:
@@ -95,20 +68,17 @@ class Checkpoint:
         self._topics = topics
         self._flush_timeout_s = flush_timeout_s
 
-    def complete(self, outcome: BatchOutcome, next_offsets: Mapping[TopicPartition, int]) -> None:
+    def complete(self, outcome: BatchOutcome, next_offsets: Mapping[Partition, int]) -> None:
         """Make the batch durable, then commit ``next_offsets`` (the next offset to read).
         Records the store refuses move from ``outcome``'s rows to its dead letters."""
         self._save_rows(outcome)
         self._produce(outcome)
         if outcome.escalations:
             self._sink.submit(outcome.escalations)
-        offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in next_offsets.items()}
-        try:
-            self._consumer.commit(offsets)
-        except KafkaError as exc:
-            # The group rebalanced under us: the new owner re-reads from the last commit,
-            # which only repeats idempotent work.
-            raise TransientError(f"offset commit failed: {exc}") from exc
+        # A failed commit (KafkaUnavailable: the group rebalanced under us, say) is
+        # transient: the new owner re-reads from the last commit, which only repeats
+        # idempotent work.
+        self._consumer.commit(next_offsets)
 
     def _save_rows(self, outcome: BatchOutcome) -> None:
         refused = self._save_narrowing(outcome, list(range(len(outcome.messages))))
@@ -145,19 +115,19 @@ class Checkpoint:
         )
 
     def _produce(self, outcome: BatchOutcome) -> None:
-        try:
-            futures = [
-                self._producer.send(
-                    self._topics.labels_topic, key=event.id.encode(), value=event.encode()
-                )
-                for event in outcome.events
-            ]
-            letters = [(letter, self._dead_letter(letter)) for letter in outcome.dead_letters]
-            self._producer.flush(timeout=self._flush_timeout_s)
-            for future in futures:
-                future.get(timeout=0)
-        except KafkaError as exc:
-            raise kafka_error(exc, "producing to Kafka failed") from exc
+        """Send the batch's events and dead letters, flush, check every send. The producer
+        raises Sieve's errors: KafkaUnavailable fails the batch (transient); RecordTooLarge
+        for an event too (a bug: events are small); for a dead letter see _confirm."""
+        futures = [
+            self._producer.send(
+                self._topics.labels_topic, key=event.id.encode(), value=event.encode()
+            )
+            for event in outcome.events
+        ]
+        letters = [(letter, self._dead_letter(letter)) for letter in outcome.dead_letters]
+        self._producer.flush(timeout_s=self._flush_timeout_s)
+        for future in futures:
+            future.get(timeout_s=0)
         for letter, sent in letters:
             self._confirm(letter, sent)
 
@@ -167,12 +137,10 @@ class Checkpoint:
         instead of failing the batch and re-sending its events."""
         try:
             if sent is not None:
-                sent.get(timeout=0)
+                sent.get(timeout_s=0)
                 return
-        except KafkaError as exc:
-            error = kafka_error(exc, "producing a dead letter failed")
-            if not isinstance(error, RecordTooLarge):
-                raise error from exc
+        except RecordTooLarge:
+            pass  # sent again below, cut
         record = letter.record
         logger.warning(
             "dead letter %s[%d]@%d refused for its size: sending its headers only",
@@ -182,14 +150,11 @@ class Checkpoint:
         )
         size = len(record.value or b"")
         headers = _reference(letter, DeadLetterReason.TOO_LARGE, _cut_detail(letter, size, 0))
-        try:
-            future = self._producer.send(
-                self._topics.dlq_topic, key=record.key, value=b"", headers=headers
-            )
-            self._producer.flush(timeout=self._flush_timeout_s)
-            future.get(timeout=0)
-        except KafkaError as exc:
-            raise kafka_error(exc, "producing a dead letter failed") from exc
+        future = self._producer.send(
+            self._topics.dlq_topic, key=record.key, value=b"", headers=headers
+        )
+        self._producer.flush(timeout_s=self._flush_timeout_s)
+        future.get(timeout_s=0)
 
     def _dead_letter(self, letter: DeadLetter) -> SendResult | None:
         """Send a dead letter: the original key, value and headers, behind Sieve's headers
@@ -200,11 +165,11 @@ class Checkpoint:
         original = list(record.headers or [])
         headers = _reference(letter, letter.reason, letter.detail) + original
         limit = self._topics.max_request_size_bytes
-        if value is not None and _record_size(record.key, value, headers) > limit:
+        if value is not None and record_size_bytes(record.key, value, headers) > limit:
             # Measure with the longest detail we will write, then cut the value to the room.
             detail = _cut_detail(letter, len(value), len(value))
             fixed = _reference(letter, DeadLetterReason.TOO_LARGE, detail) + original
-            room = max(limit - _record_size(record.key, b"", fixed) - _SIZE_MARGIN_BYTES, 0)
+            room = max(limit - record_size_bytes(record.key, b"", fixed) - _SIZE_MARGIN_BYTES, 0)
             value = value[:room]
             detail = _cut_detail(letter, len(record.value or b""), len(value))
             headers = _reference(letter, DeadLetterReason.TOO_LARGE, detail) + original
@@ -212,14 +177,11 @@ class Checkpoint:
             return self._producer.send(
                 self._topics.dlq_topic, key=record.key, value=value, headers=headers
             )
-        except KafkaError as exc:
-            error = kafka_error(exc, "producing a dead letter failed")
-            if isinstance(error, RecordTooLarge):
-                return None
-            raise error from exc
+        except RecordTooLarge:
+            return None
 
 
-def _reference(letter: DeadLetter, reason: str, detail: str) -> Headers:
+def _reference(letter: DeadLetter, reason: str, detail: str) -> list[Header]:
     record = letter.record
     return [
         ("sieve.reason", str(reason).encode()),
@@ -242,10 +204,3 @@ def _cut_detail(letter: DeadLetter, original_bytes: int, kept_bytes: int) -> str
 _MAX_DETAIL_CHARS = 500
 # Varints in the record header grow with the value's length: a few bytes of slack.
 _SIZE_MARGIN_BYTES = 64
-
-
-def _record_size(
-    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
-) -> int:
-    """What kafka-python counts against max_request_size for one record."""
-    return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers)))

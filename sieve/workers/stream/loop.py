@@ -14,10 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
-
 from sieve.core import metrics
 from sieve.core.errors import TransientError
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
@@ -27,7 +23,8 @@ from sieve.routing.share import (
     share_budget_applies,
     swap_window,
 )
-from sieve.workers.error_policy import Backoff, classify, kafka_error
+from sieve.workers.error_policy import Backoff, classify
+from sieve.workers.records import Record, RecordConsumer, first_offsets, next_offsets
 from sieve.workers.stream.batch import BatchOutcome, Calibration, process_batch
 from sieve.workers.stream.checkpoint import Checkpoint
 from sieve.workers.stream.model_watch import ActiveModel
@@ -56,7 +53,7 @@ class StreamWorker:
     def __init__(
         self,
         *,
-        consumer: KafkaConsumer,
+        consumer: RecordConsumer,
         checkpoint: Checkpoint,
         model: ActiveModel,
         kafka: KafkaSettings,
@@ -118,19 +115,15 @@ class StreamWorker:
         self.stats.elapsed_s = time.monotonic() - started
         return self.stats
 
-    def _poll(self, remaining: int | None) -> list[ConsumerRecord]:
+    def _poll(self, remaining: int | None) -> list[Record]:
         limit = (
             self._kafka.max_batch_size
             if remaining is None
             else min(remaining, self._kafka.max_batch_size)
         )
-        try:
-            polled = self._consumer.poll(timeout_ms=self._kafka.poll_timeout_ms, max_records=limit)
-        except KafkaError as exc:
-            raise kafka_error(exc, "polling failed") from exc
-        return [record for records in polled.values() for record in records]
+        return self._consumer.poll(self._kafka.poll_timeout_ms, limit)
 
-    def _handle(self, batch: list[ConsumerRecord]) -> None:
+    def _handle(self, batch: list[Record]) -> None:
         """Process and commit one batch (error_policy.py says what happens on errors). On
         a transient error, rewind to the batch's first offsets and back off: the next poll
         fetches it again, and polling keeps the consumer in its group while the database
@@ -144,7 +137,7 @@ class StreamWorker:
                 outcome = process_batch(
                     batch, self._model.classifier, self._routing, self._limits, self._calibration()
                 )
-                self._checkpoint.complete(outcome, _next_offsets(batch))
+                self._checkpoint.complete(outcome, next_offsets(batch))
         except Exception as exc:
             error = classify(exc)
             if not isinstance(error, TransientError):
@@ -194,13 +187,13 @@ class StreamWorker:
             share = self._recent.threshold_for_share(gated, routing.min_share_samples)
         return Calibration(thresholds, share)
 
-    def _rewind(self, batch: list[ConsumerRecord]) -> None:
+    def _rewind(self, batch: list[Record]) -> None:
         assigned = self._consumer.assignment()
-        for tp, offset in _first_offsets(batch).items():
-            if tp in assigned:
-                self._consumer.seek(tp, offset)
+        for partition, offset in first_offsets(batch).items():
+            if partition in assigned:
+                self._consumer.seek(partition, offset)
 
-    def _count(self, batch: list[ConsumerRecord], outcome: BatchOutcome) -> None:
+    def _count(self, batch: list[Record], outcome: BatchOutcome) -> None:
         self.stats.batches += 1
         self.stats.consumed += len(batch)
         self.stats.dead_lettered += len(outcome.dead_letters)
@@ -211,22 +204,6 @@ class StreamWorker:
             metrics.MESSAGES_DEAD_LETTERED.labels(letter.reason).inc()
         for row in outcome.predictions:
             metrics.MESSAGES_ROUTED.labels(row.route, row.reason).inc()
-
-
-def _next_offsets(batch: list[ConsumerRecord]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in batch:
-        tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-    return offsets
-
-
-def _first_offsets(batch: list[ConsumerRecord]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in batch:
-        tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = min(offsets.get(tp, record.offset), record.offset)
-    return offsets
 
 
 def install_signal_handlers(worker: StreamWorker) -> None:

@@ -7,11 +7,10 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from tqdm import tqdm
 
-from sieve.core.errors import PermanentError, TransientError
+from sieve.core.errors import KafkaUnavailable, PermanentError, RecordTooLarge, TransientError
+from sieve.workers.records import RecordProducer
 
 
 def read_lines(path: Path) -> list[bytes]:
@@ -43,7 +42,7 @@ def ordered(lines: list[bytes], seed: int | None) -> Iterator[bytes]:
 
 
 def produce_lines(
-    producer: KafkaProducer,
+    producer: RecordProducer,
     topic: str,
     lines: list[bytes],
     *,
@@ -59,7 +58,7 @@ def produce_lines(
             futures.append(producer.send(topic, key=key_of(line), value=line))
         producer.flush()
         for future in futures:
-            future.get(timeout=0)
-    except KafkaError as exc:
+            future.get(timeout_s=0)
+    except (KafkaUnavailable, RecordTooLarge) as exc:
         raise TransientError(f"producing to {topic} failed: {exc}") from exc
     return len(futures)

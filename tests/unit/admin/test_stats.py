@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from sieve.admin.app import create_app
+from sieve.core.settings import Settings
 from sieve.labeler.usage import RequestOutcome
+from sieve.store.escalations import EscalationStatus, set_escalation_status
+from sieve.store.repository import (
+    EscalationRecord,
+    MessageRecord,
+    save_escalations,
+    save_messages,
+)
+from sieve.store.spend import CounterAdd, add_to_counters
 from sieve.store.stats import escalation_by_hour, llm_usage, messages_total
 from sieve.store.versions import activate_model_version
 from tests.unit.admin.store_rows import (
@@ -95,3 +106,33 @@ def test_stats_on_an_empty_store(client: TestClient) -> None:
     assert body["active_version"] is None
     assert body["escalated_share_24h"] is None
     assert body["llm"]["calls"] == 0
+
+
+def test_stats_shows_each_llm_limit_and_the_deferred_escalations(
+    engine: Engine, sqlite_url: str, tmp_path
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        database={"url": sqlite_url},
+        celery={"broker_url": sqlite_url},  # no Redis: the counters are in the store
+        budget={"usd_per_hour": 2.0},
+    )
+    hour = int(time.time() // 3_600)
+    add_to_counters(engine, [CounterAdd(f"usd_per_hour:{hour}", 0.5, 60)])
+    save_messages(engine, [MessageRecord(id=f"d{i}", text="t") for i in range(2)])
+    save_escalations(engine, [EscalationRecord(f"d{i}", "v1", "low_confidence") for i in range(2)])
+    set_escalation_status(engine, ["d1"], EscalationStatus.DEFERRED)
+
+    with TestClient(create_app(settings, engine)) as client:
+        body = client.get("/stats").json()
+
+    (limit,) = body["limits"]
+    assert {key: limit[key] for key in ("name", "capacity", "spent", "remaining")} == {
+        "name": "usd_per_hour",
+        "capacity": 2.0,
+        "spent": 0.5,
+        "remaining": 1.5,
+    }
+    assert datetime.fromisoformat(limit["resets_at"]).timestamp() == (hour + 1) * 3_600
+    assert body["escalations_deferred"] == 1

@@ -1,10 +1,9 @@
 import json
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import RoutingSettings, StreamSettings
 from sieve.store.columns import NO_MODEL_VERSION
+from sieve.workers.records import Record
 from sieve.workers.stream.batch import process_batch
 from tests.fakes import FakeClassifier
 
@@ -12,11 +11,11 @@ ROUTING = RoutingSettings(min_confidence=0.5, min_margin=0.25, max_text_chars=10
 LIMITS = StreamSettings()
 
 
-def record(offset: int, value: bytes | None) -> ConsumerRecord:
-    return ConsumerRecord("feedback", 0, -1, offset, 0, 0, None, value, [], None, 0, 0, 0)
+def record(offset: int, value: bytes | None) -> Record:
+    return Record("feedback", 0, offset, None, value)
 
 
-def message(offset: int, text: str) -> ConsumerRecord:
+def message(offset: int, text: str) -> Record:
     return record(offset, json.dumps({"id": f"m{offset}", "text": text}).encode())
 
 

@@ -2,32 +2,33 @@
 
 import json
 
-from kafka.consumer.fetcher import ConsumerRecord
+import pytest
 
+from sieve.core.errors import KafkaUnavailable
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
+from sieve.workers.records import Partition, Record
 from sieve.workers.stream.batch import process_batch
 from sieve.workers.stream.checkpoint import Checkpoint
-from tests.fakes import FakeClassifier, FakeCommitter, FakeProducer, LoggingEscalationSink
+from tests.fakes import FakeClassifier, FakeConsumer, FakeProducer, LoggingEscalationSink
 
+FEEDBACK_0 = Partition("feedback", 0)
 ROUTING = RoutingSettings(min_confidence=0.5, min_margin=0.25, exploration_rate=0.0)
 CLASSIFIER = FakeClassifier(["card", "refund"], {"sure": [0.875, 0.125]}, default=[0.5, 0.5])
 
 
-def record(offset: int, value: bytes | None, headers=None) -> ConsumerRecord:
-    return ConsumerRecord(
-        "feedback", 0, -1, offset, 0, 0, b"k", value, headers or [], None, 0, 0, 0
-    )
+def record(offset: int, value: bytes | None, headers=()) -> Record:
+    return Record("feedback", 0, offset, b"k", value, headers)
 
 
-def message(offset: int, text: str) -> ConsumerRecord:
+def message(offset: int, text: str) -> Record:
     return record(offset, json.dumps({"id": f"m{offset}", "text": text}).encode())
 
 
 def checkpoint(engine, log, **producer_limits):
     kafka = KafkaSettings(max_request_size_bytes=producer_limits.pop("max_request", 1_048_576))
     producer = FakeProducer(log, max_request_bytes=kafka.max_request_size_bytes, **producer_limits)
-    committer = FakeCommitter(log)
+    committer = FakeConsumer(log=log)
     sink = LoggingEscalationSink(log)
     return (
         Checkpoint(engine=engine, sink=sink, producer=producer, consumer=committer, topics=kafka),
@@ -38,7 +39,7 @@ def checkpoint(engine, log, **producer_limits):
 
 def _complete(cp, records):
     outcome = process_batch(records, CLASSIFIER, ROUTING, StreamSettings())
-    cp.complete(outcome, {("feedback", 0): records[-1].offset + 1})
+    cp.complete(outcome, {FEEDBACK_0: records[-1].offset + 1})
     return outcome
 
 
@@ -80,7 +81,7 @@ def test_dead_letter_too_large_to_resend_is_cut_and_sent_once(sqlite_engine):
     assert headers["trace"] == b"abc"  # the record's own headers are kept
     assert (headers["sieve.source.topic"], headers["sieve.source.offset"]) == (b"feedback", b"2")
     assert b"30000" in headers["sieve.detail"]
-    assert committer.commits == [{("feedback", 0): 3}]
+    assert committer.commits == [{FEEDBACK_0: 3}]
 
 
 def test_dead_letter_the_broker_refuses_goes_as_headers_only(sqlite_engine):
@@ -93,3 +94,12 @@ def test_dead_letter_the_broker_refuses_goes_as_headers_only(sqlite_engine):
     assert b"not_json" in letters[-1][2]["sieve.detail"]  # the first reason stays readable
     assert len(producer.on("feedback.labels")) == 1
     assert len(committer.commits) == 1
+
+
+def test_a_produce_failure_commits_nothing_and_enqueues_nothing(sqlite_engine):
+    log: list = []
+    cp, _, committer = checkpoint(sqlite_engine, log, failing_flushes=1)
+    with pytest.raises(KafkaUnavailable):
+        _complete(cp, [message(0, "sure"), message(1, "unsure")])
+    assert committer.commits == []
+    assert [entry[0] for entry in log] == ["send", "send", "flush"]  # no escalate, no commit

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -70,10 +71,31 @@ def test_costs_reads_every_request_from_the_ledger(sqlite_url, sqlite_engine):
     total = run("costs", env=env)
 
     assert by_outcome.returncode == 0, by_outcome.stderr
-    rows = {line.split()[0]: line.split()[1:] for line in by_outcome.stdout.splitlines()[1:]}
+    table = by_outcome.stdout.split("\n\n")[0]
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[1:]}
     assert rows == {
         "ok": ["1", "90", "5", "0.0090"],
         "outside_set": ["1", "40", "5", "0.0040"],
         "server_error": ["1", "0", "0", "0.0000"],
     }
     assert total.stdout.splitlines()[1].split() == ["p@1", "3", "130", "10", "0.0130"]
+    assert total.stdout.splitlines()[-1] == "escalations waiting (deferred): 0"
+
+
+def test_costs_shows_each_budget_and_what_is_left(sqlite_url, sqlite_engine):
+    import os
+
+    from sieve.store.spend import CounterAdd, add_to_counters
+
+    now = time.time()
+    add_to_counters(sqlite_engine, [CounterAdd(f"usd_per_day:{int(now // 86_400)}", 1.5, 60)])
+    env = {
+        **os.environ,
+        "SIEVE_DATABASE__URL": sqlite_url,
+        "SIEVE_CELERY__BROKER_URL": sqlite_url,  # no Redis: the counters are in the store
+        "SIEVE_BUDGET__USD_PER_DAY": "4",
+    }
+    result = run("costs", env=env)
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("limit ")]
+    assert line.startswith("limit usd_per_day: 1.5 used of 4, 2.5 left, renews ")

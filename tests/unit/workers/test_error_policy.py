@@ -2,12 +2,12 @@
 
 import pytest
 import redis
-from kafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from sieve.core.errors import (
     BadMessage,
+    KafkaUnavailable,
     RecordTooLarge,
     StoreRejected,
     TransientError,
@@ -22,9 +22,8 @@ from sieve.workers.error_policy import Backoff, classify
         (StoreRejected("x"), StoreRejected),
         (BadMessage("not_json"), BadMessage),
         (OperationalError("SELECT 1", {}, Exception("down")), TransientError),
-        (KafkaTimeoutError(), TransientError),
-        (KafkaConnectionError(), TransientError),
-        (MessageSizeTooLargeError("big"), RecordTooLarge),
+        (KafkaUnavailable("timed out"), KafkaUnavailable),
+        (RecordTooLarge("big"), RecordTooLarge),
         (redis.ConnectionError("refused"), TransientError),
         (KombuOperationalError("refused"), TransientError),
         (ProgrammingError("SELECT 1", {}, Exception("no such column")), type(None)),

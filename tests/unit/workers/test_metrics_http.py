@@ -11,17 +11,16 @@ import urllib.request
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_shutdown
-from kafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
-from sieve.core.errors import TransientError
+from sieve.core.errors import KafkaUnavailable, RecordTooLarge, TransientError
 from sieve.labeler.cache import CacheUnavailable
 from sieve.labeler.client import LLMFailure, PermanentLLMError, TransientLLMError
 from sieve.labeler.parsing import LabelOutsideSet
 from sieve.labeler.service import AnswerInFlight
 from sieve.labeler.usage import LLMRequest, RequestOutcome
-from sieve.store.escalations import set_escalation_status
+from sieve.store.escalations import EscalationStatus, set_escalation_status
 from sieve.store.ledger import LedgerRecorder, SpendTotals
 from sieve.store.repository import EscalationRecord, save_escalations
 from sieve.store.stats import escalation_backlog
@@ -36,8 +35,8 @@ from sieve.workers.metrics_http import (
 
 def _translated() -> TransientError:
     try:
-        raise KafkaTimeoutError("flush")
-    except KafkaTimeoutError as exc:
+        raise KafkaUnavailable("flush")
+    except KafkaUnavailable as exc:
         try:
             raise TransientError("producing the final label event failed") from exc
         except TransientError as translated:
@@ -55,7 +54,8 @@ def _translated() -> TransientError:
         (AnswerInFlight("paying"), "answer_in_flight"),
         (CacheUnavailable("down"), "cache"),
         (OperationalError("SELECT 1", {}, Exception("gone")), "database"),
-        (KafkaTimeoutError("flush"), "kafka"),
+        (KafkaUnavailable("flush"), "kafka"),
+        (RecordTooLarge("refused"), "kafka"),
         (_translated(), "kafka"),
         (SoftTimeLimitExceeded(), "time_limit"),
         (TransientError("something else"), "transient"),
@@ -118,6 +118,29 @@ def test_the_stream_worker_serves_its_registry_and_the_backlog(sqlite_engine) ->
         server.server_close()
     assert "sieve_escalation_backlog 1.0" in body
     assert "sieve_llm_ledger_cost_usd 0.0" in body
+    assert "sieve_escalations_deferred 0.0" in body
+
+
+def test_the_stream_worker_serves_the_llm_limits_in_their_window(sqlite_engine) -> None:
+    save_escalations(sqlite_engine, [EscalationRecord("m0", "v1", "low")])
+    set_escalation_status(sqlite_engine, ["m0"], EscalationStatus.DEFERRED)
+    port = _free_port()
+    server = serve_stream_metrics(
+        port,
+        sqlite_engine,
+        registry=CollectorRegistry(),
+        limits=lambda: [("usd_per_hour", 0.75, 2.0), ("requests_per_minute", 12, 600)],
+    )
+    assert server is not None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            body = reply.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'sieve_llm_limit_spent{limit="usd_per_hour"} 0.75' in body
+    assert 'sieve_llm_limit_capacity{limit="requests_per_minute"} 600.0' in body
+    assert "sieve_escalations_deferred 1.0" in body
 
 
 def test_the_stream_worker_serves_the_spend_in_the_ledger(sqlite_engine) -> None:
