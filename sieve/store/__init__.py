@@ -1,5 +1,15 @@
 """The label store (PostgreSQL, or SQLite for the embedded demo) and the only package that
-holds SQL: ``tables.py`` (schema), ``engine.py``, ``migrate.py``, and one module per
-aggregate — ``repository.py`` (messages, predictions, escalations, model versions),
-``labels.py`` (LLM and human labels, escalation states, costs), ``training.py`` (training
-data and retraining runs), ``coordination.py`` (leases without Redis), ``stats.py``."""
+holds SQL (``tests/unit/test_layers.py`` keeps it so): ``tables.py`` (schema; ``columns.py``
+is what other packages may know of it), ``engine.py``, ``migrate.py``, and one module per
+aggregate —
+
+- ``repository.py``: messages and predictions (idempotent upserts, one transaction a batch);
+- ``escalations.py``: escalations and their forward-only status (pending, enqueued,
+  deferred, failed, labeled);
+- ``labels.py``: LLM and human labels; ``ledger.py``: every request sent to the LLM;
+- ``versions.py``: model versions and activations; ``training.py``: training data and
+  retraining runs;
+- ``coordination.py``: leases and the answer cache without Redis; ``spend.py``: the LLM
+  limits' counters without Redis;
+- ``stats.py`` and ``outcomes.py``: what /stats, the metrics, the demo and the benchmarks
+  read."""
