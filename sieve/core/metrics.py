@@ -82,7 +82,7 @@ LIMIT_SPENT_NAME = "sieve_llm_limit_spent"
 LIMIT_SPENT_HELP = "What the current window of each LLM limit has used (requests, tokens, USD)"
 LIMIT_CAPACITY_NAME = "sieve_llm_limit_capacity"
 LIMIT_CAPACITY_HELP = "Each LLM limit's capacity per window (requests, tokens, USD)"
-DEFERRED_NAME = "sieve_escalations_deferred"
+DEFERRED_NAME = "sieve_deferred_escalations"
 DEFERRED_HELP = "Escalations waiting as deferred (backlog bound or budget), from the store"
 
 LLM_CALL_OK = "ok"

@@ -28,6 +28,7 @@ from sieve.workers.llm.labeling import LockBusy, failure_kind
 from sieve.workers.metrics_http import (
     BacklogCollector,
     LedgerCollector,
+    LimitsCollector,
     serve_stream_metrics,
     serve_worker_metrics,
 )
@@ -118,7 +119,7 @@ def test_the_stream_worker_serves_its_registry_and_the_backlog(sqlite_engine) ->
         server.server_close()
     assert "sieve_escalation_backlog 1.0" in body
     assert "sieve_llm_ledger_cost_usd 0.0" in body
-    assert "sieve_escalations_deferred 0.0" in body
+    assert "sieve_deferred_escalations 0.0" in body
 
 
 def test_the_stream_worker_serves_the_llm_limits_in_their_window(sqlite_engine) -> None:
@@ -140,7 +141,7 @@ def test_the_stream_worker_serves_the_llm_limits_in_their_window(sqlite_engine) 
         server.server_close()
     assert 'sieve_llm_limit_spent{limit="usd_per_hour"} 0.75' in body
     assert 'sieve_llm_limit_capacity{limit="requests_per_minute"} 600.0' in body
-    assert "sieve_escalations_deferred 1.0" in body
+    assert "sieve_deferred_escalations 1.0" in body
 
 
 def test_the_stream_worker_serves_the_spend_in_the_ledger(sqlite_engine) -> None:
@@ -215,3 +216,25 @@ def test_sieve_imports_no_prometheus_client_before_the_worker_command_runs() -> 
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "False"
+
+
+def test_the_sampled_gauges_do_not_collide_with_the_process_metrics() -> None:
+    """The stream worker registers its sampled collectors beside sieve.core.metrics in the
+    default registry: a name taken twice stops the worker at start-up."""
+    from prometheus_client import REGISTRY
+
+    import sieve.core.metrics  # noqa: F401 (registers the process metrics)
+
+    taken = set(REGISTRY._names_to_collectors)  # what register() checks against
+    collectors = [
+        BacklogCollector(lambda: 0),
+        LedgerCollector(lambda: None),  # type: ignore[arg-type,return-value]
+        LimitsCollector(lambda: [], lambda: 0),
+    ]
+    names = {
+        name
+        for collector in collectors
+        for family in collector.describe()
+        for name in (family.name, f"{family.name}_total", f"{family.name}_created")
+    }
+    assert not names & taken
