@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -29,6 +26,7 @@ from sqlalchemy import Engine
 from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.settings import DatabaseSettings, Settings
 from sieve.demo.broker import EmbeddedBroker
+from sieve.demo.processes import CliProcess
 from sieve.labeler.sim.endpoint import SimulatorConfig
 from sieve.labeler.sim.faults import LatencySpec
 from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
@@ -43,16 +41,6 @@ def _wait_stored(engine: Engine, ids: Sequence[str], timeout_s: float = 600) -> 
         if time.monotonic() > deadline:
             raise TimeoutError(f"labels not stored within {timeout_s}s")
         time.sleep(0.002)
-
-
-def _worker(env: dict[str, str], concurrency: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sieve.cli", "worker", "--concurrency", str(concurrency)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def run(data: Path, labels_file: Path, *, overhead_calls: int, backlog: int) -> None:
@@ -96,8 +84,7 @@ def run(data: Path, labels_file: Path, *, overhead_calls: int, backlog: int) -> 
             config = SimulatorConfig(latency=LatencySpec.parse(latency))
             with SimulatorServer(teacher, config) as sim:
                 env = {**base_env, "SIEVE_LLM__BASE_URL": sim.base_url}
-                worker = _worker(env, concurrency)
-                try:
+                with CliProcess(env, "worker", "--concurrency", str(concurrency)):
                     chosen = chunks[name]
                     ids = [f"{name}-{run_id}-{i}" for i in range(len(chosen))]
                     save_messages(
@@ -119,9 +106,6 @@ def run(data: Path, labels_file: Path, *, overhead_calls: int, backlog: int) -> 
                         _wait_stored(engine, ids[1:])
                     elapsed_s = time.monotonic() - started
                     figures.append((name, latency, concurrency, count, elapsed_s, sim.stats()))
-                finally:
-                    os.killpg(worker.pid, signal.SIGTERM)
-                    worker.wait(timeout=60)
         keys = list(client.scan_iter(f"{prefix}*"))
         if keys:
             client.delete(*keys)

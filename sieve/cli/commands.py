@@ -117,6 +117,16 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             chunk_size=args.chunk_size,
             out=args.out,
         )
+    if args.bench == "faults":
+        from sieve.bench.faults import run as faults
+
+        return faults.main(
+            short=args.short,
+            only=args.only,
+            postgres_dsn=args.postgres,
+            data_dir=args.data_dir,
+            work_dir=settings.data_dir / "faults",
+        )
     if args.bench == "teacher":
         from sieve.bench import teacher
 

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_models)
 
     sub = commands.add_parser("bench", help="benchmarks that print figures")
-    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher", "cascade"))
+    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher", "cascade", "faults"))
     sub.add_argument("--data", type=existing_file, default=Path("data/banking77/train.jsonl"))
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
     sub.add_argument(
@@ -109,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--out", type=Path, default=Path("bench/RESULTS.md"), help="cascade: results file"
+    )
+    sub.add_argument(
+        "--short", action="store_true", help="faults: the shortened form CI runs (~4 min)"
+    )
+    sub.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="faults: this scenario only"
+    )
+    sub.add_argument(
+        "--postgres",
+        default="host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+        metavar="DSN",
+        help="faults: a PostgreSQL server where fresh databases can be created",
     )
     sub.set_defaults(handler=cmd_bench)
 

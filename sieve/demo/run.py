@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -32,6 +31,7 @@ from sieve.core.dataset import LabeledText, read_labeled_jsonl
 from sieve.core.errors import PermanentError
 from sieve.core.settings import LLMSettings, Settings
 from sieve.demo.broker import EmbeddedBroker
+from sieve.demo.processes import CliProcess
 from sieve.demo.report import Block, block, outcomes, print_table
 from sieve.jobs import register_gold_set
 from sieve.labeler.sim.simulator import SimulatorServer, Teacher, load_teacher
@@ -213,23 +213,8 @@ def _overrides(settings: Settings, demo_dir: Path, bootstrap: str, llm_url: str)
 
 @contextmanager
 def _process(env: dict[str, str], args: list[str]) -> Iterator[None]:
-    log = open(Path(env["SIEVE_DATA_DIR"]) / f"{args[0]}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sieve.cli", *args],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with CliProcess(env, *args, log=Path(env["SIEVE_DATA_DIR"]) / f"{args[0]}.log"):
         yield
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def _drive(
