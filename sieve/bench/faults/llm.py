@@ -35,8 +35,8 @@ class SwitchableLLM:
 
     def down(self) -> None:
         if self._server is not None:
+            self._server.stop()  # open connections are cut too
             self._paid_before += int(self._server.stats()["paid_calls"])
-            self._server.stop()
             self._server = None
 
     def __enter__(self) -> SwitchableLLM:

@@ -15,8 +15,10 @@ benchmarks, and the command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -45,7 +47,27 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], endpoint: SimulatedEndpoint) -> None:
         self.endpoint = endpoint
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut the open (keep-alive) connections: a server that stops is gone for its
+        clients too, not only for new connections."""
+        with self._connections_lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -173,6 +195,7 @@ class SimulatorServer:
             self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
+        self._server.close_connections()
         self._server.server_close()
 
     def __enter__(self) -> SimulatorServer:

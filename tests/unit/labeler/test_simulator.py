@@ -170,3 +170,21 @@ def test_stop_releases_a_hanging_request(make_simulator: MakeSimulator) -> None:
     sim.stop()
     assert time.perf_counter() - started < 2.0
     assert sim.stats()["outcomes"] == {"hang": 1}
+
+
+def test_stop_cuts_keep_alive_connections(make_simulator: MakeSimulator) -> None:
+    """A stopped simulator is an outage: a client's open connection must not keep being
+    answered (the fault suite's LLM outage found it was)."""
+    import http.client
+
+    sim = make_simulator()
+    connection = http.client.HTTPConnection(sim.host, sim.port, timeout=5)
+    body = json.dumps({"model": "teacher-sim", "messages": PROMPT.render("x", SMALL_LABELS)})
+    connection.request("POST", "/v1/chat/completions", body=body)
+    assert connection.getresponse().read() and sim.stats()["requests"] == 1
+    sim.stop()
+    with pytest.raises((ConnectionError, http.client.HTTPException)):
+        connection.request("POST", "/v1/chat/completions", body=body)
+        connection.getresponse().read()
+    connection.close()
+    assert sim.stats()["requests"] == 1
