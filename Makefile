@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services test test-unit lint demo bench bench-cascade clean
+.PHONY: help install services test test-unit lint demo bench bench-cascade faults clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ bench: install ## classify and stream benchmarks (print figures)
 
 bench-cascade: install ## the cascade for both student families (~40 min; appends to bench/RESULTS.md)
 	$(BIN)/sieve bench cascade --data-dir data/banking77
+
+faults: install services ## fault suite on real services: kills, outages; prints its table (~25 min)
+	$(BIN)/sieve bench faults
 
 clean: ## remove the virtual environment and local state
 	rm -rf $(VENV) .sieve .pytest_cache .mypy_cache .ruff_cache

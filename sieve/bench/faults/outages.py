@@ -51,6 +51,7 @@ def postgres_outage(suite: Suite, short: bool) -> Row:
         cluster.start()
         settled = wait_for(rig.settled, 120 if short else 600)
         survived = all(process.alive() for process in processes)
+        waits = rig.log_lines("stream", "database unavailable")
         tally = rig.tally()
         paid = llm.paid_calls
     lost = tally.lost(messages)
@@ -63,12 +64,14 @@ def postgres_outage(suite: Suite, short: bool) -> Row:
         distinct_texts=tally.distinct_texts,
         checks=(
             ("stopped mid-run", reached),
+            ("the stream worker waited for the store", waits > 0),
             ("settled after the outage", settled),
             ("0 lost", lost == 0),
             ("0 duplicate rows", tally.duplicates == 0),
             ("no process died", survived),
         ),
-        detail=f"{tally.escalated} escalated; down {outage_s:.0f} s",
+        detail=f"{tally.escalated} escalated; down {outage_s:.0f} s; "
+        f"the stream worker waited {waits} times",
     )
 
 

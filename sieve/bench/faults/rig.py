@@ -127,6 +127,14 @@ class Rig:
         self._processes.append(process)
         return process
 
+    def log_lines(self, command: str, text: str) -> int:
+        """Lines containing ``text`` in the logs of every `sieve <command>` started."""
+        return sum(
+            line.count(text) > 0
+            for log in self.dir.glob(f"{command}-*.log")
+            for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+        )
+
     def tally(self) -> Tally:
         return tally.take(self.engine)
 
