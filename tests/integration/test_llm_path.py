@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -15,6 +12,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from sieve.core.events import LabelEvent, LabelSource
+from sieve.demo.processes import CliProcess
 from sieve.labeler.sim.endpoint import SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates
 from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
@@ -27,16 +25,6 @@ from tests.conftest import BANKING77
 from tests.integration.conftest import activate, read_topic
 
 MESSAGES = 1000
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sieve.cli", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # so the worker and its pool children die together
-    )
 
 
 def _scalar(engine, query) -> int:
@@ -117,11 +105,11 @@ def test_escalations_get_one_llm_label_and_one_final_event(settings, model_facto
             "SIEVE_LLM__RETRY_CAP_S": "4",
         }
         ensure_topics(kafka)
-        workers = [_cli(env, "worker", "--concurrency", "2")]
+        workers = [CliProcess(env, "worker", "--concurrency", "2")]
         producer = make_producer(kafka)
         lines = [json.dumps({"id": f"run1-{r['id']}", "text": r["text"]}).encode() for r in rows]
         produce_lines(producer, kafka.input_topic, lines)
-        stream = _cli(env, "stream", "--idle-timeout-s", "10")
+        stream = CliProcess(env, "stream", "--idle-timeout-s", "10")
         engine = make_engine(settings.database_url)
 
         # Kill the Celery worker (and its pool) with SIGKILL once, midway through labeling,
@@ -130,12 +118,11 @@ def test_escalations_get_one_llm_label_and_one_final_event(settings, model_facto
         _wait(lambda: sum(_labeled(engine, "run1-").values()) >= 60, 180, "first labels")
         sim.hold()
         time.sleep(1.0)
-        os.killpg(workers[0].pid, signal.SIGKILL)
-        workers[0].wait()
+        workers[0].kill()
         sim.release(refuse_held=True)
-        workers.append(_cli(env, "worker", "--concurrency", "2"))
+        workers.append(CliProcess(env, "worker", "--concurrency", "2"))
 
-        assert stream.wait(timeout=300) == 0
+        assert stream.wait(timeout_s=300) == 0
         escalated = _escalated(engine, "run1-")
         _wait(lambda: set(_labeled(engine, "run1-")) >= escalated, 300, "every LLM label")
         paid_first_run = sim.stats()["paid_calls"]
@@ -143,14 +130,13 @@ def test_escalations_get_one_llm_label_and_one_final_event(settings, model_facto
         # Second run over the same texts: the same messages escalate, all from the cache.
         lines2 = [json.dumps({"id": f"run2-{r['id']}", "text": r["text"]}).encode() for r in rows]
         produce_lines(producer, kafka.input_topic, lines2)
-        stream2 = _cli(env, "stream", "--idle-timeout-s", "10")
-        assert stream2.wait(timeout=300) == 0
+        stream2 = CliProcess(env, "stream", "--idle-timeout-s", "10")
+        assert stream2.wait(timeout_s=300) == 0
         escalated2 = _escalated(engine, "run2-")
         _wait(lambda: set(_labeled(engine, "run2-")) >= escalated2, 300, "second-run labels")
         stats = sim.stats()
         for worker in workers[1:]:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=60)
+            worker.stop(grace_s=60)
         producer.close()
 
     # About 30% escalated; exactly one LLM label row for each, none for the rest.

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from sieve.demo.processes import CliProcess
 from sieve.labeler.sim.endpoint import SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates
 from sieve.labeler.sim.simulator import SimulatorServer, load_teacher
@@ -44,16 +43,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+def _cli(env: dict[str, str], *args: str) -> CliProcess:
     # The log stays in the test's data dir (pytest keeps the last runs' tmp dirs).
-    log = open(os.path.join(env["SIEVE_DATA_DIR"], f"{args[0]}.log"), "ab")  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "sieve.cli", *args],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # so the worker and its pool children die together
-    )
+    return CliProcess(env, *args, log=Path(env["SIEVE_DATA_DIR"]) / f"{args[0]}.log")
 
 
 def _scrape(port: int) -> Samples:
@@ -195,13 +187,12 @@ def test_stream_and_celery_workers_serve_the_pipeline_metrics_while_running(
             truth = sim.stats()
             streamed, labeled = _scrape(stream_port), _scrape(worker_port)
         finally:
-            for process in (stream, worker):
-                if process is not None and process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
+            stream_code = stream.stop(grace_s=60)
+            if worker is not None:
+                worker.stop(grace_s=60)
             producer.close()
-        assert stream.wait(timeout=60) == 0
+        assert stream_code == 0
         assert worker is not None
-        worker.wait(timeout=60)
         engine.dispose()
 
     assert 0.2 * MESSAGES <= len(escalated) <= 0.4 * MESSAGES
