@@ -43,7 +43,7 @@ bench: install ## classify and stream benchmarks (print figures)
 bench-cascade: install ## the cascade for both student families (~40 min; appends to bench/RESULTS.md)
 	$(BIN)/sieve bench cascade --data-dir data/banking77
 
-faults: install services ## fault suite on real services: kills, outages; prints its table (~8 min)
+faults: install services ## fault suite on real services: kills, outages, LLM faults, budget; prints its table (~10 min)
 	$(BIN)/sieve bench faults
 
 clean: ## remove the virtual environment and local state

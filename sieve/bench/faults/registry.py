@@ -2,9 +2,9 @@
 
 A scenario is a function ``(suite, short) -> Row`` registered with ``@scenario(name,
 summary)``; its module is imported by the package ``__init__`` so that importing
-``sieve.bench.faults`` registers every scenario. A new scenario (the LLM ledger, budgets,
-the admin API's limits) is one more module with one more decorated function: the runner,
-``sieve bench faults --only NAME`` and tests/integration/test_faults.py pick it up by name.
+``sieve.bench.faults`` registers every scenario. A new scenario (the admin API's limits, say)
+is one more module with one more decorated function: the runner, ``sieve bench faults
+--only NAME`` and tests/integration/test_faults.py pick it up by name.
 """
 
 from __future__ import annotations

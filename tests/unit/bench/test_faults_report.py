@@ -17,8 +17,8 @@ def _row(name: str, *checks: tuple[str, bool], paid: int | None = 3) -> Row:
     return Row(name, 100, 0, 0, paid, 3 if paid is not None else None, checks, detail="d")
 
 
-def test_every_scenario_of_the_issue_that_needs_no_unmerged_part_is_registered() -> None:
-    assert {"sigkill", "postgres-outage", "llm-outage"} <= set(SCENARIOS)
+def test_the_issues_scenarios_are_registered() -> None:
+    assert {"sigkill", "postgres-outage", "llm-outage", "llm-faults", "budget"} <= set(SCENARIOS)
     assert all(s.summary and s.name == name for name, s in SCENARIOS.items())
 
 
