@@ -15,7 +15,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import sys
 import time
 import uuid
@@ -31,7 +30,7 @@ from sieve.core.dataset import LabeledText, read_labeled_jsonl
 from sieve.core.errors import PermanentError
 from sieve.core.settings import LLMSettings, Settings
 from sieve.demo.broker import EmbeddedBroker
-from sieve.demo.processes import CliProcess
+from sieve.demo.processes import CliProcess, terminate_as_interrupt
 from sieve.demo.report import Block, block, outcomes, print_table
 from sieve.jobs import register_gold_set
 from sieve.labeler.sim.simulator import SimulatorServer, Teacher, load_teacher
@@ -79,7 +78,7 @@ def run_loop(
     ``gold_file``: human gold labels registered before the first message."""
     labels_file = _run_label_set(settings, data_dir, items, work_dir)
     with ExitStack() as stack:
-        stack.enter_context(_terminate_as_interrupt())
+        stack.enter_context(terminate_as_interrupt())
         broker = stack.enter_context(EmbeddedBroker())
         llm = stack.enter_context(_llm(settings.llm, data_dir, labels_file))
         variables = {
@@ -111,21 +110,6 @@ def _run_label_set(
     explicit = settings.labels_file if "labels_file" in settings.model_fields_set else None
     labels = label_set_for_run(explicit, data_dir, {item.label for item in items})
     return write_label_set(work_dir / "labels.txt", labels)
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a supervisor, `timeout`) unwinds like Ctrl-C, so the broker, the simulator
-    and the worker subprocesses are stopped rather than left running."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

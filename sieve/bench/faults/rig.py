@@ -61,9 +61,8 @@ class Rig:
             database_url = _sqlalchemy_url(suite.postgres_dsn, self._own_database)
         assert database_url is not None
         self.database_url = database_url
-        upgrade(database_url)
-        self.engine: Engine = make_engine(database_url)
-        self._activate(suite.model)
+        self.ids = [f"{name}-{i}" for i in range(messages)]
+        self._processes: list[CliProcess] = []
         self.kafka = KafkaSettings(
             bootstrap_servers=suite.broker.bootstrap_servers,
             input_topic=f"faults-{run}",
@@ -71,9 +70,14 @@ class Rig:
             dlq_topic=f"faults-{run}.dlq",
             group_id=f"sieve-faults-{run}",
         )
-        ensure_topics(self.kafka)
-        self.ids = [f"{name}-{i}" for i in range(messages)]
-        self._processes: list[CliProcess] = []
+        try:
+            upgrade(database_url)
+            self.engine: Engine = make_engine(database_url)
+            self._activate(suite.model)
+            ensure_topics(self.kafka)
+        except BaseException:
+            self._drop_database()
+            raise
 
     def env(self, llm_url: str, **extra: str) -> dict[str, str]:
         """The subprocesses' settings; ``extra``: more, named without SIEVE_."""
@@ -172,6 +176,9 @@ class Rig:
         if keys:
             client.delete(*keys)
         client.close()
+        self._drop_database()
+
+    def _drop_database(self) -> None:
         if self._own_database is not None:
             with psycopg.connect(self.suite.postgres_dsn, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self._own_database}" WITH (FORCE)')

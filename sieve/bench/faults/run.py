@@ -18,6 +18,7 @@ from sieve.bench.faults.registry import NOT_APPLICABLE, SCENARIOS, Row
 from sieve.bench.faults.suite import Suite
 from sieve.core.errors import ConfigError
 from sieve.demo.broker import EmbeddedBroker
+from sieve.demo.processes import terminate_as_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def run_suite(
         raise ConfigError(f"unknown fault scenarios {unknown}; known: {sorted(SCENARIOS)}")
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
-    with EmbeddedBroker() as broker:
+    with terminate_as_interrupt(), EmbeddedBroker() as broker:
         suite = Suite(broker, postgres_dsn, data_dir.resolve(), work_dir.resolve())
         return [run_one(suite, name, short=short) for name in names]
 
