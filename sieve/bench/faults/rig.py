@@ -30,11 +30,7 @@ from sieve.demo.processes import CliProcess
 from sieve.models.registry import ArtefactInfo
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
-from sieve.store.repository import (
-    ModelVersionRecord,
-    activate_model_version,
-    register_model_version,
-)
+from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
 from sieve.workers.kafka_adapter import ensure_topics, make_producer
 from sieve.workers.stream.produce import produce_lines
 

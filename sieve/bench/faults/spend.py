@@ -30,7 +30,7 @@ from sieve.bench.faults.suite import Suite
 from sieve.labeler.prompts import load_prompt
 from sieve.labeler.sim.endpoint import SimulatorConfig, approx_tokens
 from sieve.labeler.sim.faults import FaultRates
-from sieve.store.labels import EscalationStatus, count_escalations
+from sieve.store.escalations import EscalationStatus, count_escalations
 from sieve.store.ledger import spend_totals
 from sieve.store.tables import llm_requests
 

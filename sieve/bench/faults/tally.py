@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Engine, Select, Table, distinct, func, sel
 
 from sieve.core.events import LabelSource
 from sieve.routing.policy import Route
-from sieve.store.labels import OK
+from sieve.store.labels import LabelStatus
 from sieve.store.tables import labels, messages, predictions
 
 
@@ -68,7 +68,7 @@ def take(engine: Engine) -> Tally:
         predictions.c.route == Route.ESCALATE.value
     )
     ok = select(func.count(distinct(labels.c.message_id))).where(
-        _LLM, labels.c.status == OK, labels.c.message_id.in_(_ESCALATED)
+        _LLM, labels.c.status == LabelStatus.OK, labels.c.message_id.in_(_ESCALATED)
     )
     texts = select(func.count(distinct(messages.c.text))).where(messages.c.id.in_(_ESCALATED))
     return Tally(
