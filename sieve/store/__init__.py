@@ -12,4 +12,4 @@ aggregate —
 - ``coordination.py``: leases and the answer cache without Redis; ``spend.py``: the LLM
   limits' counters without Redis;
 - ``stats.py`` and ``outcomes.py``: what /stats, the metrics, the demo and the benchmarks
-  read."""
+  read; ``tally.py``: what the fault suite counts after a run (lost, duplicates)."""

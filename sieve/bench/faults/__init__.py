@@ -6,7 +6,7 @@ calls vs distinct texts, spend vs budget, pass or FAIL.
     registry.py  the scenarios by name and the Row they report (add new ones there)
     suite.py     what every scenario shares: broker, student, teacher, texts
     rig.py       one scenario's services and subprocesses
-    tally.py     what the store holds after a run: lost, duplicates, distinct texts
+    (sieve/store/tally.py: what the store holds after a run: lost, duplicates, texts)
     cluster.py   a PostgreSQL cluster of the suite's own, to stop and start
     llm.py       the simulator on a fixed address, to take down and bring back
     kill.py      sigkill;  outages.py  postgres-outage, llm-outage

@@ -22,14 +22,14 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from sieve.bench.faults import tally
 from sieve.bench.faults.suite import Suite
-from sieve.bench.faults.tally import Tally
 from sieve.core.settings import KafkaSettings
 from sieve.demo.processes import CliProcess
 from sieve.models.registry import ArtefactInfo
+from sieve.store import tally
 from sieve.store.engine import make_engine
 from sieve.store.migrate import upgrade
+from sieve.store.tally import Tally
 from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
 from sieve.workers.kafka_adapter import ensure_topics, make_producer
 from sieve.workers.stream.produce import produce_lines

@@ -21,7 +21,6 @@ import json
 import time
 
 import redis
-from sqlalchemy import func, select
 
 from sieve.bench.faults.llm import SwitchableLLM
 from sieve.bench.faults.registry import Row, scenario
@@ -32,7 +31,7 @@ from sieve.labeler.sim.endpoint import SimulatorConfig, approx_tokens
 from sieve.labeler.sim.faults import FaultRates
 from sieve.store.escalations import EscalationStatus, count_escalations
 from sieve.store.ledger import spend_totals
-from sieve.store.tables import llm_requests
+from sieve.store.tally import dearest_request_usd
 
 BUDGET_CALLS = 50
 PRICE_IN_USD_PER_1M = 1.0
@@ -93,9 +92,7 @@ def budget(suite: Suite, short: bool) -> Row:
         stopped = wait_for(lambda: _spend_stopped(rig), 240)
         crossed_hour = int(time.time() // 3_600) != hour  # a real renewal happened
         spent_usd = spend_totals(rig.engine).cost_usd
-        with rig.engine.connect() as conn:
-            dearest = conn.execute(select(func.max(llm_requests.c.cost_usd))).scalar_one()
-        dearest_usd = float(dearest or 0.0)
+        dearest_usd = dearest_request_usd(rig.engine)
         deferred = _deferred(rig)
         labeled_before = rig.tally().labeled
         renewals = 0

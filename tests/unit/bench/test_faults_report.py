@@ -9,8 +9,8 @@ import pytest
 from sieve.bench.faults import SCENARIOS, Row
 from sieve.bench.faults.registry import scenario
 from sieve.bench.faults.run import run_suite, table
-from sieve.bench.faults.tally import Tally
 from sieve.core.errors import ConfigError
+from sieve.store.tally import Tally
 
 
 def _row(name: str, *checks: tuple[str, bool], paid: int | None = 3) -> Row:

@@ -1,4 +1,5 @@
-"""What a fault run left in the store, counted the same way for every scenario.
+"""What a fault run (sieve/bench/faults) left in the store, counted the same way for every
+scenario.
 
 Every scenario runs on a database of its own, so the whole tables are the run. A message is
 *lost* when it has no prediction row, and an escalation when it has no LLM label row at all
@@ -16,7 +17,7 @@ from sqlalchemy import ColumnElement, Engine, Select, Table, distinct, func, sel
 from sieve.core.events import LabelSource
 from sieve.routing.policy import Route
 from sieve.store.labels import LabelStatus
-from sieve.store.tables import labels, messages, predictions
+from sieve.store.tables import labels, llm_requests, messages, predictions
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,10 @@ def take(engine: Engine) -> Tally:
         + _extra_rows(engine, labels, labels.c.message_id, _LLM),
         distinct_texts=_scalar(engine, texts),
     )
+
+
+def dearest_request_usd(engine: Engine) -> float:
+    """The cost of the most expensive request in the ledger (0 when it is empty)."""
+    with engine.connect() as conn:
+        dearest = conn.execute(select(func.max(llm_requests.c.cost_usd))).scalar_one()
+    return float(dearest or 0.0)
