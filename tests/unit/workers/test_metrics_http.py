@@ -106,17 +106,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_the_stream_worker_serves_its_registry_and_the_backlog(sqlite_engine) -> None:
-    save_escalations(sqlite_engine, [EscalationRecord("m0", "v1", "low")])
+def _scrape_stream_metrics(engine, **options) -> str:
+    """One scrape of the stream worker's metrics server on a free port."""
     port = _free_port()
-    server = serve_stream_metrics(port, sqlite_engine, registry=CollectorRegistry())
+    server = serve_stream_metrics(port, engine, registry=CollectorRegistry(), **options)
     assert server is not None
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-            body = reply.read().decode()
+            return str(reply.read().decode())
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_stream_worker_serves_its_registry_and_the_backlog(sqlite_engine) -> None:
+    save_escalations(sqlite_engine, [EscalationRecord("m0", "v1", "low")])
+    body = _scrape_stream_metrics(sqlite_engine)
     assert "sieve_escalation_backlog 1.0" in body
     assert "sieve_llm_ledger_cost_usd 0.0" in body
     assert "sieve_deferred_escalations 0.0" in body
@@ -125,20 +130,10 @@ def test_the_stream_worker_serves_its_registry_and_the_backlog(sqlite_engine) ->
 def test_the_stream_worker_serves_the_llm_limits_in_their_window(sqlite_engine) -> None:
     save_escalations(sqlite_engine, [EscalationRecord("m0", "v1", "low")])
     set_escalation_status(sqlite_engine, ["m0"], EscalationStatus.DEFERRED)
-    port = _free_port()
-    server = serve_stream_metrics(
-        port,
+    body = _scrape_stream_metrics(
         sqlite_engine,
-        registry=CollectorRegistry(),
         limits=lambda: [("usd_per_hour", 0.75, 2.0), ("requests_per_minute", 12, 600)],
     )
-    assert server is not None
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-            body = reply.read().decode()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert 'sieve_llm_limit_spent{limit="usd_per_hour"} 0.75' in body
     assert 'sieve_llm_limit_capacity{limit="requests_per_minute"} 600.0' in body
     assert "sieve_deferred_escalations 1.0" in body
@@ -154,15 +149,7 @@ def test_the_stream_worker_serves_the_spend_in_the_ledger(sqlite_engine) -> None
         ledger.record(
             LLMRequest("teacher-sim", "p@1", 1, outcome, tokens_in, 3, cost, latency_ms=5.0)
         )
-    port = _free_port()
-    server = serve_stream_metrics(port, sqlite_engine, registry=CollectorRegistry())
-    assert server is not None
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-            body = reply.read().decode()
-    finally:
-        server.shutdown()
-        server.server_close()
+    body = _scrape_stream_metrics(sqlite_engine)
     assert 'sieve_llm_ledger_requests{outcome="outside_set"} 1.0' in body
     assert 'sieve_llm_ledger_requests{outcome="ok"} 1.0' in body
     assert 'sieve_llm_ledger_requests{outcome="rate_limited"} 1.0' in body
