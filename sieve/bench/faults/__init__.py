@@ -11,11 +11,12 @@ calls vs distinct texts, spend vs budget, pass or FAIL.
     llm.py       the simulator on a fixed address, to take down and bring back
     kill.py      sigkill;  outages.py  postgres-outage, llm-outage
     spend.py     llm-faults (429/5xx/hangs vs the ledger), budget
+    admin.py     admin (no token, a 200 MB body, secrets in the log)
     run.py       `sieve bench faults`: run, print the table, exit non-zero on a FAIL
 """
 
 # Importing the scenario modules registers them.
-from sieve.bench.faults import kill, outages, spend  # noqa: F401
+from sieve.bench.faults import admin, kill, outages, spend  # noqa: F401
 from sieve.bench.faults.registry import SCENARIOS, Row, Scenario
 
 __all__ = ["SCENARIOS", "Row", "Scenario"]
