@@ -144,25 +144,6 @@ def ok_label_count(engine: Engine, message_ids: Sequence[str] | None = None) -> 
         return int(conn.execute(query).scalar_one())
 
 
-def cost_totals(engine: Engine, by: str) -> list[tuple[str, int, int, int, float]]:
-    """(group, calls, tokens in, tokens out, cost USD) per prompt version or per day."""
-    group = labels.c.prompt_version if by == "prompt_version" else func.date(labels.c.created_at)
-    query = (
-        select(
-            group,
-            func.count(),
-            func.coalesce(func.sum(labels.c.tokens_in), 0),
-            func.coalesce(func.sum(labels.c.tokens_out), 0),
-            func.coalesce(func.sum(labels.c.cost_usd), 0.0),
-        )
-        .where(labels.c.source == LabelSource.LLM, labels.c.cached.is_(False))
-        .group_by(group)
-        .order_by(group)
-    )
-    with engine.connect() as conn:
-        return [(str(g), int(c), int(i), int(o), float(u)) for g, c, i, o, u in conn.execute(query)]
-
-
 @dataclass(frozen=True)
 class TrainingLabel:
     message_id: str

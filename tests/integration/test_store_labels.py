@@ -8,7 +8,6 @@ from sieve.store.engine import make_engine
 from sieve.store.labels import (
     LabelRecord,
     LabelStatus,
-    cost_totals,
     find_label,
     save_label,
     training_labels,
@@ -53,16 +52,3 @@ def test_training_labels_prefer_human_then_newest_llm(engine):
     save_label(engine, llm("m2", None, LabelStatus.FAILED, error="outside the set"))
     chosen = {row.message_id: (row.label, row.source) for row in training_labels(engine)}
     assert chosen == {"m0": ("new", "llm"), "m1": ("gold", "human")}
-
-
-def test_cost_totals_per_prompt_version_exclude_cache_hits(engine):
-    save_label(engine, llm("m0", "a", prompt="p@1", tokens_in=100, tokens_out=10, cost_usd=0.25))
-    save_label(engine, llm("m1", "a", prompt="p@1", tokens_in=50, tokens_out=5, cost_usd=0.5))
-    save_label(engine, llm("m2", "a", prompt="p@1", tokens_in=0, tokens_out=0, cached=True))
-    save_label(engine, llm("m0", "b", prompt="p@2", tokens_in=7, tokens_out=1, cost_usd=0.125))
-    assert cost_totals(engine, by="prompt_version") == [
-        ("p@1", 2, 150, 15, 0.75),
-        ("p@2", 1, 7, 1, 0.125),
-    ]
-    ((day, calls, *_),) = cost_totals(engine, by="day")
-    assert calls == 3 and len(day) == 10  # YYYY-MM-DD
