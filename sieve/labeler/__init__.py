@@ -5,10 +5,10 @@
   (transient vs permanent); ``backoff_s`` for retries.
 - ``parsing.py``: defensive answer parsing, label-set validation (``LabelOutsideSet``).
 - ``cache.py``: exact answer cache (Redis, in memory); ``cost.py``: price table.
-- ``usage.py``: ``LLMRequest``, what each HTTP request cost, and the ``RequestRecorder`` role
-  the client reports every request to (the workers write it to the ledger).
+- ``usage.py``: ``LLMRequest``, what each HTTP request cost, the ``RequestRecorder`` role
+  the client reports every request to (the workers write it to the ledger) and the
+  ``RequestGate`` role that admits each request (the workers' limits and budgets).
 - ``service.py``: ``label_message`` — cache, then one LLM labeling (single flight on the
   cache key when given leases), then cache; what a task calls.
-- ``simulator.py`` (+ ``simulated_endpoint.py``, ``noise.py``, ``faults.py``): the teacher
-  simulator, an OpenAI-compatible server answering from labeled data.
+- ``sim/``: the teacher simulator, an OpenAI-compatible server answering from labeled data.
 """

@@ -1,0 +1,1 @@
+"""The schema's revisions, one file each, applied in order by Alembic."""
