@@ -16,7 +16,7 @@ import random
 import time
 
 from sieve.bench.faults.llm import SwitchableLLM
-from sieve.bench.faults.registry import Row, scenario
+from sieve.bench.faults.registry import Row, scenario, tallied_row
 from sieve.bench.faults.rig import Rig
 from sieve.bench.faults.suite import ESCALATED_SHARE, Suite
 
@@ -56,17 +56,12 @@ def sigkill(suite: Suite, short: bool) -> Row:
             time.sleep(POLL_S)
         tally = rig.tally()
         paid = llm.paid_calls
-    lost = tally.lost(messages)
-    return Row(
-        scenario="sigkill",
-        messages=messages,
-        lost=lost,
-        duplicates=tally.duplicates,
-        paid_calls=paid,
-        distinct_texts=tally.distinct_texts,
+    return tallied_row(
+        "sigkill",
+        messages,
+        tally,
+        paid,
         checks=(
-            ("0 lost", lost == 0),
-            ("0 duplicate rows", tally.duplicates == 0),
             (f"{KILLS} stream and {KILLS} Celery kills", stream_kills == celery_kills == KILLS),
             (
                 "paid calls <= distinct texts + Celery kills",

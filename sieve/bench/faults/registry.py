@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sieve.bench.faults.rig import Suite
+    from sieve.store.tally import Tally
 
 NOT_APPLICABLE = "n/a"
 
@@ -45,6 +46,36 @@ class Row:
     @property
     def failed_checks(self) -> list[str]:
         return [what for what, held in self.checks if not held]
+
+
+def tallied_row(
+    scenario: str,
+    messages: int,
+    tally: Tally,
+    paid_calls: int | None,
+    checks: tuple[tuple[str, bool], ...],
+    *,
+    spend: str = NOT_APPLICABLE,
+    detail: str = "",
+) -> Row:
+    """The row of a scenario that streamed ``messages``: lost and duplicates from ``tally``,
+    and the two checks every such scenario makes (0 lost, 0 duplicate rows) after its own."""
+    lost = tally.lost(messages)
+    return Row(
+        scenario=scenario,
+        messages=messages,
+        lost=lost,
+        duplicates=tally.duplicates,
+        paid_calls=paid_calls,
+        distinct_texts=tally.distinct_texts,
+        checks=(
+            *checks,
+            ("0 lost", lost == 0),
+            ("0 duplicate rows", tally.duplicates == 0),
+        ),
+        spend=spend,
+        detail=detail,
+    )
 
 
 ScenarioRun = Callable[["Suite", bool], Row]
