@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sieve.bench.figures import Figure
 from sieve.core.dataset import read_labeled_jsonl
 from sieve.models.classifier import OnnxClassifier
 from sieve.models.families import Family, load_classifier
@@ -115,6 +116,39 @@ def _time(
         elapsed_s = time.perf_counter() - started
         if elapsed_s >= duration_s:
             return items, calls, elapsed_s
+
+
+def figures(data_path: Path, *, duration_s: float = 2.0) -> list[Figure]:
+    """The n-gram student's figures: end to end at batch 256 (items/s) and batch 1 (ms),
+    with the featurise / infer split, one intra-op thread (the stream worker's setting)."""
+    rows = run(data_path, None, DEFAULT_BATCH_SIZES, duration_s=duration_s)
+    by_key = {(row["batch_size"], row["stage"]): row for row in rows}
+    command = f"sieve bench classify --family ngram --data {data_path}"
+    note = "n-gram student trained on the data file, 1 intra-op thread, texts of the data file"
+    out = []
+    for stage, suffix in (("end_to_end", ""), ("featurise", ".featurise"), ("infer", ".infer")):
+        big, one = by_key[(256, stage)], by_key[(1, stage)]
+        out.append(
+            Figure(
+                f"classify.batch256{suffix}.items_per_s",
+                big["items_per_s"],
+                "items/s",
+                target="≥ 100,000" if not suffix else "",
+                command=command,
+                note=note,
+            )
+        )
+        out.append(
+            Figure(
+                f"classify.batch1{suffix}.ms",
+                one["latency_ms"],
+                "ms",
+                target="≤ 0.2 ms" if not suffix else "",
+                command=command,
+                note=note,
+            )
+        )
+    return out
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

@@ -9,6 +9,7 @@ after): a figure from another day is not a baseline.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,3 +61,20 @@ class Figure:
 def _rounded(value: float) -> float:
     """Four significant digits: what a benchmark on a shared machine can claim."""
     return float(f"{value:.4g}")
+
+
+def format_figures(figures: Sequence[Figure]) -> str:
+    """A plain-text table: name, value and unit, the baseline beside it and the target."""
+    lines = []
+    for figure in figures:
+        line = f"  {figure.name:<40} {_shown(figure.value):>12} {figure.unit:<8}"
+        if figure.baseline is not None:
+            line += f"  baseline {_shown(figure.baseline)} ({figure.baseline_of})"
+        if figure.target:
+            line += f"  target {figure.target}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _shown(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"

@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from sieve.bench.figures import Figure, format_figures
 from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.settings import KafkaSettings, Settings
 from sieve.demo.broker import EmbeddedBroker
@@ -69,7 +70,9 @@ def _delete_keys(settings: Settings, prefix: str) -> None:
     client.close()
 
 
-def main(settings: Settings, *, messages: int, data: Path) -> None:
+def measure(settings: Settings, *, messages: int, data: Path) -> dict[str, float | str]:
+    """msg/s of the raw loop and of the stream worker (student: ``settings.models.family``)
+    over the same ``messages`` on one embedded broker, and the store's backend."""
     with tempfile.TemporaryDirectory(prefix="sieve-bench-") as tmp, EmbeddedBroker() as broker:
         # Escalations go through the Celery sink, as in production, to a queue of this run.
         prefix = f"sieve-bench-{uuid.uuid4().hex[:8]}:"
@@ -84,7 +87,7 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
             }
         )
         lines = _messages(data, messages)
-        figures = {}
+        figures: dict[str, float] = {}
         for name in ("raw", "sieve"):
             run_id = uuid.uuid4().hex[:8]
             kafka = settings.kafka.model_copy(
@@ -120,11 +123,33 @@ def main(settings: Settings, *, messages: int, data: Path) -> None:
             figures[name] = stats.consumed / stats.busy_s
             backend = engine.url.get_backend_name()
         _delete_keys(settings, prefix)
-        print(
-            f"stream benchmark: {messages} messages, batch ≤ {settings.kafka.max_batch_size}, "
-            f"store {backend}, embedded Tansu broker"
-        )
-        print(f"  raw kafka-python consume+produce+commit : {figures['raw']:>10,.0f} msg/s")
-        print(f"  sieve stream worker end to end          : {figures['sieve']:>10,.0f} msg/s")
-        ratio = figures["sieve"] / figures["raw"]
-        print(f"  sieve / raw                             : {ratio:>10.2f}")
+    return {**figures, "backend": backend}
+
+
+def figures(settings: Settings, *, messages: int, data: Path) -> list[Figure]:
+    measured = measure(settings, messages=messages, data=data)
+    raw, sieve = float(measured["raw"]), float(measured["sieve"])
+    command = f"sieve bench stream --messages {messages}"
+    note = (
+        f"{messages} messages, batch ≤ {settings.kafka.max_batch_size}, store "
+        f"{measured['backend']}, {settings.models.family} student, embedded Tansu broker"
+    )
+    return [
+        Figure("stream.raw.msg_per_s", raw, "msg/s", command=command, note=note),
+        Figure(
+            "stream.sieve.msg_per_s",
+            sieve,
+            "msg/s",
+            baseline=raw,
+            baseline_of="raw kafka-python consume+produce+commit, same run",
+            command=command,
+            note=note,
+        ),
+        Figure("stream.ratio", sieve / raw, "x", target="≥ 0.5", command=command, note=note),
+    ]
+
+
+def main(settings: Settings, *, messages: int, data: Path) -> None:
+    measured = figures(settings, messages=messages, data=data)
+    print(f"stream benchmark: {measured[0].note}")
+    print(format_figures(measured))

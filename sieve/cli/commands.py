@@ -89,6 +89,10 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.bench is None:
+        return _speed_suite(args, settings)
+    if args.bench in ("latency", "scale"):
+        return _speed_suite(args, settings, parts=[args.bench])
     if args.bench == "classify":
         from sieve.bench import classify
         from sieve.wiring import open_registry
@@ -134,7 +138,41 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from sieve.bench import stream
 
-    stream.main(settings, messages=args.messages, data=args.data)
+    stream.main(settings, messages=args.messages or 20_000, data=args.data)
+    return 0
+
+
+def _speed_suite(
+    args: argparse.Namespace, settings: Settings, parts: list[str] | None = None
+) -> int:
+    """Figures as they are measured: a table line, or a JSON line with ``--json``."""
+    from sieve.bench import results, suite
+    from sieve.bench.figures import Figure, format_figures
+
+    def emit(figure: Figure) -> None:
+        print(figure.to_json() if args.json else format_figures([figure]), flush=True)
+
+    chosen = parts or args.part or list(suite.PARTS)
+    started, load = results.now(), results.load_average()
+    measured = suite.run(
+        settings,
+        chosen,
+        data_dir=args.data_dir,
+        postgres_dsn=args.postgres,
+        emit=emit,
+        options={
+            name: value
+            for name, value in (
+                ("rate", args.rate),
+                ("seconds", args.seconds),
+                ("messages", args.messages),
+            )
+            if value is not None
+        },
+    )
+    if args.results is not None:
+        results.rewrite(args.results, measured, started=started, load=load)
+        print(f"wrote the speed section of {args.results}", file=sys.stderr)
     return 0
 
 

@@ -80,8 +80,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("version", nargs="?")
     sub.set_defaults(handler=cmd_models)
 
-    sub = commands.add_parser("bench", help="benchmarks that print figures")
-    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher", "cascade", "faults"))
+    sub = commands.add_parser(
+        "bench",
+        help="benchmarks that print figures",
+        description="Without a name: the speed suite (classify, stream, latency, scale, ...).",
+    )
+    sub.add_argument(
+        "bench",
+        nargs="?",
+        choices=(
+            "classify",
+            "stream",
+            "latency",
+            "scale",
+            "llm",
+            "teacher",
+            "cascade",
+            "faults",
+        ),
+        help="one benchmark (default: the speed suite)",
+    )
+    sub.add_argument(
+        "--json", action="store_true", help="speed suite: one JSON object per figure and line"
+    )
+    sub.add_argument(
+        "--results", type=Path, metavar="FILE", help="speed suite: rewrite its section of FILE"
+    )
+    sub.add_argument(
+        "--part",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="speed suite: only this part (classify, stream, latency, scale, ...); repeatable",
+    )
+    sub.add_argument("--rate", type=positive_int, default=1_000, help="latency: msg/s offered")
+    sub.add_argument("--seconds", type=positive_int, default=10, help="latency: seconds offered")
     sub.add_argument("--data", type=existing_file, default=Path("data/banking77/train.jsonl"))
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
     sub.add_argument(
@@ -89,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("ngram", "minilm"),
         help="classify: student family to train (default: SIEVE_MODELS__FAMILY)",
     )
-    sub.add_argument("--messages", type=positive_int, default=10_000, help="stream: messages")
+    sub.add_argument(
+        "--messages", type=positive_int, help="stream, scale: messages (default 20,000)"
+    )
     sub.add_argument(
         "--data-dir",
         type=Path,

@@ -42,7 +42,13 @@ class Rig:
     outage scenario's own cluster), else a fresh one on the suite's server."""
 
     def __init__(
-        self, suite: Suite, name: str, messages: int, *, database_url: str | None = None
+        self,
+        suite: Suite,
+        name: str,
+        messages: int,
+        *,
+        database_url: str | None = None,
+        partitions: int = 1,
     ) -> None:
         self.suite = suite
         self.name = name
@@ -70,7 +76,7 @@ class Rig:
             upgrade(database_url)
             self.engine: Engine = make_engine(database_url)
             self._activate(suite.model)
-            ensure_topics(self.kafka)
+            ensure_topics(self.kafka, partitions=partitions)
         except BaseException:
             self._drop_database()
             raise
@@ -152,11 +158,13 @@ class Rig:
         except OperationalError:
             return False  # the store is down: not settled yet
 
-    def produce(self, start: int, end: int) -> None:
+    def line(self, index: int) -> bytes:
+        """Message ``index`` as produced: its id and a stream text (cycled)."""
         texts = self.suite.texts
-        lines = [
-            json.dumps({"id": self.ids[i], "text": texts[i]}).encode() for i in range(start, end)
-        ]
+        return json.dumps({"id": self.ids[index], "text": texts[index % len(texts)]}).encode()
+
+    def produce(self, start: int, end: int) -> None:
+        lines = [self.line(i) for i in range(start, end)]
         producer = make_producer(self.kafka)
         try:
             produce_lines(producer, self.kafka.input_topic, lines)
