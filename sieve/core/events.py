@@ -17,6 +17,9 @@ class LabelSource(StrEnum):
 # (provisional when escalated), the LLM's final one, a human's. A consumer that keeps the
 # event with the highest revision per key ends with the final label, whatever order the
 # events arrive in (see README, "Messages and events").
+# One encoder for every event: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 REVISIONS = {LabelSource.MODEL: 1, LabelSource.LLM: 2, LabelSource.HUMAN: 3}
 
 
@@ -42,7 +45,7 @@ class LabelEvent:
     def encode(self) -> bytes:
         # vars(), not dataclasses.asdict(): asdict deep-copies, a fifth of the stream
         # worker's per-message time when it was used here.
-        return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode()
+        return _ENCODER.encode(vars(self)).encode()
 
     @classmethod
     def decode(cls, value: bytes) -> LabelEvent:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -68,16 +68,44 @@ class Prediction:
     labels: Sequence[str]
     probabilities: np.ndarray
     similarity: float | None = None
+    # ``top`` worked out beforehand for a whole batch (``predictions``); None: on demand.
+    known_top: tuple[str, float, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def top(self) -> tuple[str, float, float]:
         """(label, confidence, margin): top-1 label, its probability, top-1 minus top-2."""
+        if self.known_top is not None:
+            return self.known_top
         probs = self.probabilities
         first = int(np.argmax(probs))  # ties go to the label listed first
         if probs.shape[0] == 1:
             return self.labels[first], float(probs[first]), float(probs[first])
         second = float(np.max(np.delete(probs, first)))
         return self.labels[first], float(probs[first]), float(probs[first]) - second
+
+
+def predictions_of(
+    labels: Sequence[str], probs: np.ndarray, similarity: np.ndarray | None = None
+) -> list[Prediction]:
+    """One Prediction per row of ``probs`` (float [N, K]), their ``top`` computed for all
+    rows at once: numpy calls per message cost more than the routing itself."""
+    count = len(probs)
+    if count == 0:
+        return []
+    first = np.argmax(probs, axis=1)  # ties go to the label listed first, as in ``top``
+    confidence = probs[np.arange(count), first]
+    if probs.shape[1] == 1:
+        margin = confidence
+    else:
+        second = np.partition(probs, probs.shape[1] - 2, axis=1)[:, -2]
+        margin = confidence - second
+    sims = [None] * count if similarity is None else similarity.tolist()
+    return [
+        Prediction(labels, row, sim, (labels[index], conf, gap))
+        for row, sim, index, conf, gap in zip(
+            probs, sims, first.tolist(), confidence.tolist(), margin.tolist(), strict=True
+        )
+    ]
 
 
 @dataclass(frozen=True)

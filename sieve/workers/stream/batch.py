@@ -19,6 +19,7 @@ from sieve.routing.policy import (
     Route,
     decide,
     exploration_draw,
+    predictions_of,
     student_text,
 )
 from sieve.routing.thresholds import RoutingThresholds
@@ -116,12 +117,7 @@ def _predict(classifier: FastClassifier | None, texts: list[str]) -> list[Predic
     if classifier is None:
         return [None] * len(texts)
     scores = classifier.predict_scores(texts)
-    if scores.similarity is None:
-        return [Prediction(classifier.labels, row) for row in scores.probs]
-    return [
-        Prediction(classifier.labels, row, float(similarity))
-        for row, similarity in zip(scores.probs, scores.similarity, strict=True)
-    ]
+    return list(predictions_of(classifier.labels, scores.probs, scores.similarity))
 
 
 def _append(

@@ -8,6 +8,7 @@ from sieve.routing.policy import (
     Route,
     decide,
     exploration_draw,
+    predictions_of,
     student_text,
 )
 from sieve.routing.share import RecentConfidences, gate_share
@@ -249,3 +250,23 @@ def test_target_share_with_exploration_holds_over_the_next_messages():
     print(f"target LLM share 15%: realised {realised:.1%} ({explored} explored)")
     assert abs(realised - 0.15) <= 0.03
     assert explored > 0
+
+
+def test_batch_predictions_agree_with_the_per_message_top_on_ties_and_one_label():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(5), size=200).astype(np.float32)
+    probs[0] = [0.4, 0.4, 0.1, 0.05, 0.05]  # a tie for first: the label listed first wins
+    probs[1] = [0.2, 0.2, 0.2, 0.2, 0.2]
+    labels = ["a", "b", "c", "d", "e"]
+    similarity = rng.uniform(-1, 1, size=200).astype(np.float32)
+    batch = predictions_of(labels, probs, similarity)
+    assert len(batch) == 200
+    for row, prediction in zip(probs, batch, strict=True):
+        expected = Prediction(labels, row).top
+        assert prediction.top[0] == expected[0]
+        assert prediction.top[1:] == pytest.approx(expected[1:], abs=1e-7)
+    assert batch[0].top[0] == "a" and batch[0].top[2] == 0.0
+    assert [p.similarity for p in batch] == pytest.approx(similarity.tolist())
+    single = predictions_of(["only"], np.array([[1.0]], dtype=np.float32))
+    assert single[0].top == ("only", 1.0, 1.0) and single[0].similarity is None
+    assert predictions_of(labels, np.zeros((0, 5), dtype=np.float32)) == []
