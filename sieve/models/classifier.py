@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +37,9 @@ EMBEDDING_OUTPUT = "embedding"
 # the classifier reads only its "temperature".
 ROUTING_KEY = "routing"
 DEFAULT_CHUNK_ROWS = 32
+FLAT_INPUTS = ("ids", "offsets")
+# Texts per call of a flat graph: its float32 prefix sums stay small enough to subtract.
+FLAT_CHUNK_TEXTS = 256
 
 
 # onnxruntime's errors derive from Exception directly; these are the ones a load raises.
@@ -49,6 +52,10 @@ _ORT_LOAD_ERRORS = (
     ort_errors.NotImplemented,
     ort_errors.RuntimeException,
 )
+
+
+# Which rows of the batch one session call scores, and its feeds.
+_Chunk = tuple[np.ndarray | slice, dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,11 @@ class OnnxClassifier:
         # Temperature scaling fitted at retraining; 1.0 serves the graph's own "probs".
         self.temperature = temperature
         outputs = {output.name for output in session.get_outputs()}
+        # A flat graph (n-gram since issue 11) takes (ids, offsets): no padding, no chunks
+        # by length; a padded one (MiniLM, older n-gram artefacts) takes (ids, mask).
+        self.flat = {item.name for item in session.get_inputs()} == set(FLAT_INPUTS)
+        if self.flat and not hasattr(featurizer, "transform_flat"):
+            raise PermanentError(f"model {version}: a flat graph needs a flat featuriser")
         # float32 [D, R]: one matrix product gives every similarity of a chunk.
         self.reference_t = (
             np.ascontiguousarray(reference.astype(np.float32).T)
@@ -159,28 +171,26 @@ class OnnxClassifier:
             reference=reference,
         )
 
-    def infer(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Probabilities for featurised texts (float32 [B, num_labels])."""
-        return self._run(ids, mask, with_similarity=False).probs
+    def features(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """What the graph takes: (ids, offsets) for a flat graph, else (ids, mask)."""
+        if self.flat:
+            return self.featurizer.transform_flat(texts)  # type: ignore[attr-defined]
+        return self.featurizer.transform(texts)
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray, *, with_similarity: bool) -> ModelScores:
-        """Rows are run in chunks of similar length, each cut to its own longest row: the
-        cost of both graphs follows the padded size. One long text in a batch of 256
-        short ones would otherwise pad them all (n-gram, banking77 at batch 256: ~20k
-        items/s unchunked, ~45k/s in chunks of 32).
-        """
-        counts = mask.sum(axis=1)
-        order = np.argsort(counts, kind="stable")
-        probs = np.empty((len(ids), len(self.labels)), dtype=np.float32)
-        similar = with_similarity and self.reference_t is not None
-        similarity = np.empty(len(ids), dtype=np.float32) if similar else None
+    def infer(self, ids: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Probabilities for featurised texts (``features``), float32 [B, num_labels]."""
+        return self._run(ids, second, with_similarity=False).probs
+
+    def _run(self, ids: np.ndarray, second: np.ndarray, *, with_similarity: bool) -> ModelScores:
+        count = len(second) - 1 if self.flat else len(ids)
+        probs = np.empty((count, len(self.labels)), dtype=np.float32)
+        similar = with_similarity and self._nearest is not None
+        similarity = np.empty(count, dtype=np.float32) if similar else None
         outputs = ["probs" if self.temperature == 1.0 else "logits"]
         if similar:
             outputs.append(EMBEDDING_OUTPUT)
-        for start in range(0, len(order), self.chunk_rows):
-            rows = order[start : start + self.chunk_rows]
-            length = max(int(counts[rows[-1]]), 1)
-            feeds = {"ids": ids[rows, :length], "mask": mask[rows, :length]}
+        chunks = self._flat_chunks(ids, second) if self.flat else self._padded_chunks(ids, second)
+        for rows, feeds in chunks:
             result = self.session.run(outputs, feeds)
             if self.temperature == 1.0:
                 probs[rows] = result[0]
@@ -191,18 +201,37 @@ class OnnxClassifier:
                 similarity[rows] = np.clip(cosine, -1.0, 1.0)
         return ModelScores(probs=probs, similarity=similarity)
 
+    def _padded_chunks(self, ids: np.ndarray, mask: np.ndarray) -> Iterator[_Chunk]:
+        """Rows in chunks of similar length, each cut to its own longest row: the cost of
+        a padded graph follows the padded size. One long text in a batch of 256 short ones
+        would otherwise pad them all (n-gram, banking77 at batch 256: ~20k items/s
+        unchunked, ~45k/s in chunks of 32)."""
+        counts = mask.sum(axis=1)
+        order = np.argsort(counts, kind="stable")
+        for start in range(0, len(order), self.chunk_rows):
+            rows = order[start : start + self.chunk_rows]
+            length = max(int(counts[rows[-1]]), 1)
+            yield rows, {"ids": ids[rows, :length], "mask": mask[rows, :length]}
+
+    def _flat_chunks(self, ids: np.ndarray, offsets: np.ndarray) -> Iterator[_Chunk]:
+        """At most FLAT_CHUNK_TEXTS texts per call (the graph's prefix sums are float32)."""
+        texts = len(offsets) - 1
+        for start in range(0, texts, FLAT_CHUNK_TEXTS):
+            stop = min(start + FLAT_CHUNK_TEXTS, texts)
+            first, last = int(offsets[start]), int(offsets[stop])
+            feeds = {"ids": ids[first:last], "offsets": offsets[start : stop + 1] - first}
+            yield slice(start, stop), feeds
+
     def predict_scores(self, texts: Sequence[str]) -> ModelScores:
         if len(texts) == 0:
-            empty = np.zeros(0, dtype=np.float32) if self.reference_t is not None else None
+            empty = np.zeros(0, dtype=np.float32) if self._nearest is not None else None
             return ModelScores(np.zeros((0, len(self.labels)), dtype=np.float32), empty)
-        ids, mask = self.featurizer.transform(texts)
-        return self._run(ids, mask, with_similarity=True)
+        return self._run(*self.features(texts), with_similarity=True)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        ids, mask = self.featurizer.transform(texts)
-        return self.infer(ids, mask)
+        return self.infer(*self.features(texts))
 
 
 def open_session(model_path: Path, intra_op_num_threads: int) -> ort.InferenceSession:

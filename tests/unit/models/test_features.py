@@ -112,3 +112,20 @@ def test_ids_are_stable_across_releases() -> None:
         1171, 862, 244, 2948, 2342, 3614, 71, 1955, 3105, 2695, 1681, 1956,
         1745, 1997, 4029, 2537, 616, 3613, 2439, 1066, 2932, 3507, 3383,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("max_features", [1024, 12])
+def test_flat_features_are_the_padded_ones_without_padding(max_features: int) -> None:
+    featurizer = HashingFeaturizer(FeatureConfig(max_features=max_features))
+    texts = ["refund my card", "", "x" * 300, "über café 日本", "a b", "refund my card"]
+    ids, mask = featurizer.transform(texts)
+    flat, offsets = featurizer.transform_flat(texts)
+    assert flat.dtype == np.int64 and offsets.dtype == np.int64
+    assert offsets[0] == 0 and offsets[-1] == len(flat) and len(offsets) == len(texts) + 1
+    np.testing.assert_array_equal(np.diff(offsets), (mask > 0).sum(axis=1))
+    np.testing.assert_array_equal(flat, ids[mask > 0])
+    assert (flat > 0).all()  # no padding cell in a flat batch
+    one, _ = featurizer.transform_flat(texts[2:3])
+    np.testing.assert_array_equal(one, flat[offsets[2] : offsets[3]])
+    empty, empty_offsets = featurizer.transform_flat([])
+    assert len(empty) == 0 and empty_offsets.tolist() == [0]

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from sieve.core.errors import ModelNotFound, PermanentError
+from sieve.models import classifier as classifier_module
 from sieve.models.families import load_classifier
-from sieve.models.families.ngram.export import export_onnx
+from sieve.models.families.ngram.export import export_onnx, padded_graph, save_graph, weights
 from sieve.models.families.ngram.training import TrainedModel
 from sieve.models.registry import ModelRegistry
 from tests.unit.models.conftest import synthetic
@@ -18,11 +19,13 @@ from tests.unit.models.conftest import synthetic
 TEXTS = ["refund please", "my card pin", "wire to payee", "", "something else entirely 🙂"]
 
 
-def test_onnx_probs_match_the_torch_softmax(small_model: TrainedModel, tmp_path: Path) -> None:
+def test_onnx_probs_match_the_torch_softmax(
+    small_model: TrainedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "model.onnx"
     export_onnx(small_model, path)
     graph = onnx.load(str(path)).graph
-    assert [i.name for i in graph.input] == ["ids", "mask"]
+    assert [i.name for i in graph.input] == ["ids", "offsets"]
     assert [o.name for o in graph.output] == ["logits", "probs", "embedding"]
     assert not any(node.op_type == "Loop" for node in graph.node)
     registry = ModelRegistry(tmp_path / "models")
@@ -32,9 +35,34 @@ def test_onnx_probs_match_the_torch_softmax(small_model: TrainedModel, tmp_path:
         logits = small_model.network(torch.from_numpy(ids), torch.from_numpy(mask))
     expected = torch.softmax(logits, dim=1).numpy()
     np.testing.assert_allclose(classifier.predict_proba(TEXTS), expected, rtol=1e-4, atol=1e-6)
-    # Inference runs rows in length-sorted chunks; the answer must not depend on them.
-    classifier.chunk_rows = 2
+    # Inference runs texts in chunks; the answer must not depend on them.
+    monkeypatch.setattr(classifier_module, "FLAT_CHUNK_TEXTS", 2)
     np.testing.assert_allclose(classifier.predict_proba(TEXTS), expected, rtol=1e-4, atol=1e-6)
+    embedding = torch.nn.functional.normalize(
+        small_model.network.pool(torch.from_numpy(ids), torch.from_numpy(mask)), dim=1
+    )
+    (graph_embedding,) = classifier.session.run(
+        ["embedding"], dict(zip(("ids", "offsets"), classifier.features(TEXTS), strict=True))
+    )
+    np.testing.assert_allclose(graph_embedding, embedding.detach().numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_a_padded_ngram_graph_as_earlier_versions_saved_still_serves(
+    small_model: TrainedModel, tmp_path: Path
+) -> None:
+    """Artefacts exported before the flat graph take (ids, mask); they must keep loading
+    and give the flat graph's answers."""
+    registry = ModelRegistry(tmp_path / "models")
+    info = registry.save(small_model, data_hash="h", metrics={})
+    flat = registry.load(info.version).predict_scores(TEXTS)
+    save_graph(padded_graph(*weights(small_model)), info.path / "model.onnx")
+    classifier = registry.load(info.version)
+    assert not classifier.flat
+    classifier.chunk_rows = 2
+    scores = classifier.predict_scores(TEXTS)
+    assert scores.similarity is not None and flat.similarity is not None
+    np.testing.assert_allclose(scores.similarity, flat.similarity, atol=1e-5)
+    np.testing.assert_allclose(scores.probs, flat.probs, rtol=1e-4, atol=1e-6)
 
 
 def test_save_load_round_trip(small_model: TrainedModel, tmp_path: Path) -> None:

@@ -173,29 +173,57 @@ class HashingFeaturizer:
         self._marker_bucket = int(self._bucket(np.array([_MARKER_SALT], dtype=np.uint64))[0])
 
     def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        batch, blocks, offsets, counts = self._layout(texts)
+        longest = int(counts.max(initial=0))
+        length = min(longest, self.config.max_features)
+        starts = np.arange(batch.size) * length
+        ids = self._scatter(batch, blocks, offsets, starts, batch.size * length)
+        ids = ids.reshape(batch.size, length)
+        return ids, (ids != 0).astype(np.float32)
+
+    def transform_flat(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The same features without padding: (ids int64 [N], offsets int64 [B + 1]);
+        text i's features are ``ids[offsets[i]:offsets[i + 1]]``, in ``transform``'s
+        order. Equal to ``ids[mask > 0]`` of ``transform``, row after row."""
+        batch, blocks, offsets, counts = self._layout(texts)
+        lengths = np.minimum(counts, self.config.max_features)
+        bounds = np.zeros(batch.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=bounds[1:])
+        return self._scatter(batch, blocks, offsets, bounds[:-1], int(bounds[-1])), bounds
+
+    def _layout(self, texts: Sequence[str]) -> tuple[_Batch, list[_Block], np.ndarray, np.ndarray]:
+        """The batch, its feature blocks, each block's first column per text [blocks + 1,
+        batch] (row 0: the marker), and each text's feature count before the cap."""
         batch = _Batch(texts, self._powers)
         blocks = [*self._word_blocks(batch), *self._char_blocks(batch)]
         # Column 0 of every row is the marker; the blocks follow it in order.
         per_text = np.stack([np.ones(batch.size, dtype=np.int64)] + [b.per_text for b in blocks])
         offsets = np.cumsum(per_text, axis=0) - per_text
-        longest = int(per_text.sum(axis=0).max(initial=0))
-        length = min(longest, self.config.max_features)
-        trash = batch.size * length  # one extra cell that absorbs invalid windows
-        row_start = np.arange(batch.size) * length
-        flat = np.zeros(trash + 1, dtype=np.int64)
-        flat[row_start] = self._marker_bucket
+        return batch, blocks, offsets, per_text.sum(axis=0)
+
+    def _scatter(
+        self,
+        batch: _Batch,
+        blocks: list[_Block],
+        offsets: np.ndarray,
+        row_start: np.ndarray,
+        size: int,
+    ) -> np.ndarray:
+        """Buckets at ``row_start[text] + column`` of a flat int64 array of ``size`` cells
+        (0 where no feature lands); features past ``max_features`` in a text are dropped."""
+        cap = self.config.max_features
+        trash = size  # one extra cell that absorbs invalid windows and cut features
+        flat = np.zeros(size + 1, dtype=np.int64)
+        flat[row_start[row_start < size]] = self._marker_bucket
         destinations, hashes = [], []
         for block, offset in zip(blocks, offsets[1:], strict=True):
-            keep = block.valid
-            if longest > length:  # some rows are cut
-                keep = keep & (offset[block.text] + block.rank < length)
-            column = (row_start + offset)[block.text] + block.rank
-            destinations.append(np.where(keep, column, trash))
+            column = offset[block.text] + block.rank
+            keep = block.valid & (column < cap)
+            destinations.append(np.where(keep, row_start[block.text] + column, trash))
             hashes.append(block.hashes)
         if blocks:
             flat[np.concatenate(destinations)] = self._bucket(np.concatenate(hashes))
-        ids = flat[:trash].reshape(batch.size, length)
-        return ids, (ids != 0).astype(np.float32)
+        return flat[:size]
 
     def _word_blocks(self, batch: _Batch) -> list[_Block]:
         if not self.config.word_ngrams:
