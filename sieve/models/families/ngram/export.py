@@ -5,8 +5,8 @@ The graph takes a batch without padding, as ``HashingFeaturizer.transform_flat``
 [B + 1], text i's features being ``ids[offsets[i]:offsets[i + 1]]``. The masked mean of the
 training network becomes a difference of prefix sums:
 
-    rows    = Gather(embedding table, ids)              [N, D]
-    prefix  = CumSum(Concat(zero row, rows))            [N + 1, D]
+    rows    = Gather(embedding table, ids + [0])        [N + 1, D]   (row 0 is zero)
+    prefix  = CumSum(rows, exclusive)                   [N + 1, D]
     pooled  = (prefix[ends] - prefix[starts]) / count   [B, D]
 
 so a batch costs one Gather over its real features and a handful of ops, whatever the
@@ -72,10 +72,11 @@ def save_graph(graph: onnx.GraphProto, path: Path) -> None:
 
 def flat_graph(table: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> onnx.GraphProto:
     """``table`` float32 [buckets, D]; ``weight`` [K, D] and ``bias`` [K]: the linear layer."""
-    dim = table.shape[1]
+    if np.any(table[0]):
+        raise PermanentError("row 0 of the n-gram table is the padding bucket: it must be zero")
     initializers = [
         *_head_constants(table, weight, bias),
-        _const("zero_row", np.zeros((1, dim), dtype=np.float32)),
+        _const("padding_id", np.zeros(1, dtype=np.int64)),
         _const("axis0", np.array(0, dtype=np.int64)),
         _const("begin", np.array([0], dtype=np.int64)),
         _const("second", np.array([1], dtype=np.int64)),
@@ -84,9 +85,11 @@ def flat_graph(table: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> onnx.
     ]
     node = helper.make_node
     nodes = [
-        node("Gather", ["table", "ids"], ["rows"], axis=0),
-        node("Concat", ["zero_row", "rows"], ["padded_rows"], axis=0),
-        node("CumSum", ["padded_rows", "axis0"], ["prefix"]),
+        # One more id, 0 (the padding bucket, a zero row), so that the exclusive prefix
+        # sum has an entry for the end of the last text: prefix[k] = rows[0] + … + rows[k-1].
+        node("Concat", ["ids", "padding_id"], ["ids_and_end"], axis=0),
+        node("Gather", ["table", "ids_and_end"], ["rows"], axis=0),
+        node("CumSum", ["rows", "axis0"], ["prefix"], exclusive=1),
         node("Slice", ["offsets", "begin", "before_last"], ["starts"]),
         node("Slice", ["offsets", "second", "very_end"], ["ends"]),
         node("Gather", ["prefix", "ends"], ["prefix_at_end"], axis=0),
