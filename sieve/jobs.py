@@ -9,8 +9,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sieve.core.errors import PermanentError
-from sieve.core.review_files import ReviewFormat, read_review_file, write_review_file
 from sieve.core.events import LabelSource
+from sieve.core.review_files import ReviewFormat, read_review_file, write_review_file
 from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
 from sieve.store.labels import LabelStatus, failed_labels

@@ -37,7 +37,6 @@ from sieve.store.labels import REVIEW, LabelStatus
 from sieve.store.repository import dialect_insert, reading, transaction
 from sieve.store.tables import escalations, labels, messages, predictions
 
-
 # Ids per ``IN (...)`` query: well below SQLite's bound-parameter limit.
 _LOOKUP_BATCH = 500
 
