@@ -66,9 +66,7 @@ def label(
 ) -> HumanLabelSaved:
     """Give ``message_id`` a human label (a second one replaces the first)."""
     if body.label not in set(_label_set(settings)):
-        raise HTTPException(
-            UNPROCESSABLE, f"label {body.label!r} is not in the label set"
-        )
+        raise HTTPException(UNPROCESSABLE, f"label {body.label!r} is not in the label set")
     fits = len(message_id) <= MESSAGE_ID_CHARS and storable_key(message_id)
     if not fits or not known_messages(engine, [message_id]):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {message_id[:80]!r}")

@@ -23,7 +23,13 @@ from sieve.core.events import LabelSource
 from sieve.routing.policy import Route
 from sieve.store.labels import GOLD, REVIEW, LabelStatus
 from sieve.store.repository import reading
-from sieve.store.stats import HourBucket, _as_utc, _hour_start, _truncate_to_hour, escalation_by_hour
+from sieve.store.stats import (
+    HourBucket,
+    _as_utc,
+    _hour_start,
+    _truncate_to_hour,
+    escalation_by_hour,
+)
 from sieve.store.tables import labels, llm_requests, model_activations, predictions, training_runs
 
 

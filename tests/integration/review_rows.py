@@ -121,7 +121,9 @@ def seed_history(engine: Engine) -> None:
                 )
     with engine.begin() as conn:
         conn.execute(
-            model_activations.insert().values(version="v1", reason="first", created_at=hours_ago(30))
+            model_activations.insert().values(
+                version="v1", reason="first", created_at=hours_ago(30)
+            )
         )
         for number, (age, promoted) in enumerate([(4.2, True), (1.7, False)], start=1):
             version = f"v{number + 1}"

@@ -121,9 +121,7 @@ def test_the_dashboard_plots_and_a_label_given_in_the_page_joins_the_gold_set(
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-plots-loaded"))
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-review-loaded"))
 
-    points = {
-        plot: len(driver.find_elements(By.CSS_SELECTOR, f"#{plot} .point")) for plot in PLOTS
-    }
+    points = {plot: len(driver.find_elements(By.CSS_SELECTOR, f"#{plot} .point")) for plot in PLOTS}
     shot = artefacts_dir() / "dashboard.png"
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
@@ -158,6 +156,11 @@ def test_the_dashboard_plots_and_a_label_given_in_the_page_joins_the_gold_set(
     gold = {g.message_id: g.label for g in gold_labels(store, with_reviews=True)}
     assert gold[message_id] == "age_limit"
     wait.until(
-        lambda d: message_id
-        not in [r.get_attribute("data-message-id") for r in d.find_elements(By.CSS_SELECTOR, "#review tbody tr")]
+        lambda d: (
+            message_id
+            not in [
+                r.get_attribute("data-message-id")
+                for r in d.find_elements(By.CSS_SELECTOR, "#review tbody tr")
+            ]
+        )
     )
