@@ -64,39 +64,50 @@ class ReviewPage:
     items: list[ReviewItem]
 
 
-def _llm_label() -> Any:
-    """The message's newest OK LLM label, as a correlated scalar subquery."""
-    return (
-        select(labels.c.label)
-        .where(
-            labels.c.message_id == escalations.c.message_id,
-            labels.c.source == LabelSource.LLM,
-            labels.c.status == LabelStatus.OK,
+def _newest_llm_labels() -> Any:
+    """Each message's newest OK LLM label (a window function: one pass over the labels,
+    where a correlated subquery per escalation took seconds on 20,000 of them)."""
+    ranked = (
+        select(
+            labels.c.message_id,
+            labels.c.label,
+            func.row_number()
+            .over(
+                partition_by=labels.c.message_id,
+                order_by=(labels.c.created_at.desc(), labels.c.id.desc()),
+            )
+            .label("rank"),
         )
-        .order_by(labels.c.created_at.desc(), labels.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
+        .where(labels.c.source == LabelSource.LLM, labels.c.status == LabelStatus.OK)
+        .subquery()
     )
+    return select(ranked.c.message_id, ranked.c.label).where(ranked.c.rank == 1).subquery()
 
 
 def _queue() -> tuple[Any, Any, Any]:
     """(columns, the FROM with its joins, the WHERE) of the queue."""
-    llm_label = _llm_label().label("llm_label")
+    llm = _newest_llm_labels()
     disagrees = and_(
-        predictions.c.label.is_not(None), llm_label.is_not(None), predictions.c.label != llm_label
+        predictions.c.label.is_not(None),
+        llm.c.label.is_not(None),
+        predictions.c.label != llm.c.label,
     )
     human = exists().where(
         labels.c.message_id == escalations.c.message_id,
         labels.c.source == LabelSource.HUMAN,
         labels.c.status == LabelStatus.OK,
     )
-    source = escalations.join(messages, messages.c.id == escalations.c.message_id).join(
-        predictions,
-        and_(
-            predictions.c.message_id == escalations.c.message_id,
-            predictions.c.model_version == escalations.c.model_version,
-        ),
-        isouter=True,
+    source = (
+        escalations.join(messages, messages.c.id == escalations.c.message_id)
+        .join(
+            predictions,
+            and_(
+                predictions.c.message_id == escalations.c.message_id,
+                predictions.c.model_version == escalations.c.model_version,
+            ),
+            isouter=True,
+        )
+        .join(llm, llm.c.message_id == escalations.c.message_id, isouter=True)
     )
     where = and_(~human, or_(disagrees, escalations.c.reason == Reason.EXPLORATION))
     disagreement = case((disagrees, 1), else_=0).label("disagreement")
@@ -105,7 +116,7 @@ def _queue() -> tuple[Any, Any, Any]:
         messages.c.text,
         predictions.c.label.label("student_label"),
         predictions.c.confidence,
-        llm_label,
+        llm.c.label.label("llm_label"),
         escalations.c.reason,
         escalations.c.created_at,
         disagreement,
@@ -114,20 +125,24 @@ def _queue() -> tuple[Any, Any, Any]:
 
 
 def review_queue(engine: Engine, *, limit: int = 50, offset: int = 0) -> ReviewPage:
-    """One page of the queue, and how many items the whole queue holds."""
+    """One page of the queue, and how many items the whole queue holds (counted in the
+    same pass, a window count; a second query only for a page past the end)."""
     columns, source, where = _queue()
     page = (
-        select(*columns)
+        select(*columns, func.count().over().label("total"))
         .select_from(source)
         .where(where)
         .order_by(columns[-1].desc(), escalations.c.created_at.desc(), escalations.c.message_id)
         .limit(limit)
         .offset(offset)
     )
-    count = select(func.count()).select_from(source).where(where)
     with reading(engine) as conn:
-        total = int(conn.execute(count).scalar_one())
         rows = conn.execute(page).all()
+        if rows:
+            total = int(rows[0].total)
+        else:
+            count = select(func.count()).select_from(source).where(where)
+            total = int(conn.execute(count).scalar_one())
     return ReviewPage(total, [_item(row) for row in rows])
 
 

@@ -71,6 +71,8 @@ def test_the_queue_pages(engine: Engine) -> None:
 
     assert [item.message_id for item in second.items] == ["x2", "x1"]
     assert second.total == 4
+    past_the_end = review_queue(engine, limit=2, offset=10)
+    assert (past_the_end.items, past_the_end.total) == ([], 4)
 
 
 def test_the_newest_llm_label_is_the_one_compared(engine: Engine) -> None:
