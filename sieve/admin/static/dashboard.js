@@ -109,7 +109,7 @@ function plotCost(series, stats, start, end) {
   if (hourly) {
     el("line", { class: "limit", x1: M.left, x2: W - M.right, y1: y(hourly.capacity),
                  y2: y(hourly.capacity) }, svg);
-    el("text", { x: W - M.right, y: y(hourly.capacity) - 3, "text-anchor": "end" }, svg,
+    el("text", { x: M.left + 4, y: y(hourly.capacity) - 3 }, svg,
        `budget ${usd(hourly.capacity)}/hour`);
   }
   if (!series.cost.some((b) => b.requests)) noData(svg, "no LLM request in this window");
