@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start the services the integration tests need (PostgreSQL, Redis) when they are not
-# running, installing them with apt-get when they are missing (needs root). The Kafka
-# protocol broker is not a service: the tests start the embedded Tansu binary themselves.
+# running, installing them with apt-get when they are missing (needs root), and install
+# the headless browser of the dashboard test (Debian's chromium and chromium-driver) when
+# it is missing. The Kafka protocol broker is not a service: the tests start the embedded
+# Tansu binary themselves.
 set -euo pipefail
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -35,4 +37,8 @@ if ! listening 6379; then
     --appendonly no --dir /var/lib/redis --logfile /var/log/redis/sieve.log
   wait_for 6379 Redis
 fi
-echo "services: PostgreSQL on 5432 and Redis on 6379 are up"
+# tests/integration/test_dashboard.py drives /usr/bin/chromium through /usr/bin/chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  apt_install chromium chromium-driver
+fi
+echo "services: PostgreSQL on 5432 and Redis on 6379 are up; chromium is installed"

@@ -1,4 +1,5 @@
-"""Background labeling jobs: a backlog file, and re-queueing what failed or got stuck."""
+"""Background labeling jobs: a backlog file, re-queueing what failed or got stuck, the gold
+set, and the human review files (export the queue, import the labels)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from tqdm import tqdm
 
 from sieve.core.errors import PermanentError
 from sieve.core.events import LabelSource
+from sieve.core.review_files import ReviewFormat, read_review_file, write_review_file
 from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
 from sieve.store.labels import LabelStatus, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
+from sieve.store.review import ReviewItem
 from sieve.wiring import celery_sink, open_store
 from sieve.workers.llm.backlog import enqueue_backlog, parse_backlog
 
@@ -111,3 +114,66 @@ def register_gold_set(settings: Settings, path: Path) -> int:
         )
     print(f"registered {len(records)} gold labels from {path}")
     return 0
+
+
+def export_review(settings: Settings, out: Path, fmt: ReviewFormat, limit: int | None) -> int:
+    """Write the review queue (most useful first, at most ``limit`` items) to ``out``."""
+    from sieve.store.review import review_queue
+
+    engine = open_store(settings)
+    page_size = 500
+    rows: list[dict[str, object]] = []
+    while limit is None or len(rows) < limit:
+        size = page_size if limit is None else min(page_size, limit - len(rows))
+        page = review_queue(engine, limit=size, offset=len(rows))
+        rows.extend(_export_row(item) for item in page.items)
+        if len(page.items) < size:
+            break
+    try:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            count = write_review_file(rows, fmt, handle)
+    except OSError as exc:
+        raise PermanentError(f"{out}: cannot write the review file: {exc}") from exc
+    print(f"wrote {count} review items to {out}; fill in `label` and run `sieve review import`")
+    return 0
+
+
+def _export_row(item: ReviewItem) -> dict[str, object]:
+    return {
+        "id": item.message_id,
+        "text": item.text,
+        "reasons": [str(reason) for reason in item.reasons],
+        "student_label": item.student_label,
+        "student_confidence": item.student_confidence,
+        "llm_label": item.llm_label,
+        "escalation_reason": item.escalation_reason,
+        "escalated_at": item.escalated_at.isoformat(),
+        "label": "",
+    }
+
+
+def import_review(settings: Settings, path: Path) -> int:
+    """Human labels from a review file: good rows are saved (they join the gold set and
+    override LLM labels in training), bad rows are reported by line on stderr. Exit 1
+    when any row was bad, 0 otherwise."""
+    from sieve.store.review import HumanLabel, known_messages, save_human_labels
+    from sieve.workers.label_set import deployment_label_set
+
+    imported = read_review_file(path, deployment_label_set(settings.labels_file))
+    engine = open_store(settings)
+    known = known_messages(engine, [row.message_id for row in imported.good])
+    good = []
+    for row in imported.good:
+        if row.message_id in known:
+            good.append(HumanLabel(row.message_id, row.label))
+        else:
+            imported.bad.append((row.line, f"no message {row.message_id!r} in the store"))
+    save_human_labels(engine, good)
+    bad = sorted(imported.bad)
+    for line, problem in bad:
+        print(f"{path}:{line}: {problem}", file=sys.stderr)
+    print(
+        f"imported {len(good)} human labels from {path}; "
+        f"{imported.blank} rows without a label skipped; {len(bad)} bad rows"
+    )
+    return 1 if bad else 0

@@ -1,5 +1,6 @@
 """The admin API: trigger and follow retraining, manage model versions, read statistics,
-enqueue LLM labeling of a backlog.
+enqueue LLM labeling of a backlog, review items by hand, and the operator's page
+(/dashboard).
 
 ``create_app`` is the composition root; nothing is built at import time. State-changing
 endpoints need ``Authorization: Bearer <SIEVE_ADMIN__TOKEN>`` (see ``auth``), checked before
@@ -15,7 +16,15 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from sieve.admin import routes_jobs, routes_models, routes_ops, routes_runs, routes_stats
+from sieve.admin import (
+    routes_dashboard,
+    routes_jobs,
+    routes_models,
+    routes_ops,
+    routes_review,
+    routes_runs,
+    routes_stats,
+)
 from sieve.admin.deps import LimitsReader, Retrainer
 from sieve.admin.guard import AdminGuard, BodyLimit, BodyLimits
 from sieve.core.errors import TransientError
@@ -53,7 +62,8 @@ def create_app(
     app.state.backlog_sink = backlog_sink
     app.state.limits = limits
     app.add_exception_handler(TransientError, _unavailable)
-    for module in (routes_runs, routes_models, routes_jobs, routes_stats, routes_ops):
+    routers = (routes_runs, routes_models, routes_jobs, routes_stats, routes_ops)
+    for module in (*routers, routes_review, routes_dashboard):
         app.include_router(module.router)
     app.add_middleware(AdminGuard, token=settings.admin.token, limits=body_limits(settings))
     return app

@@ -108,3 +108,66 @@ class Stats(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     detail: str | None = None
+
+
+class ReviewItem(BaseModel):
+    message_id: str
+    text: str
+    reasons: list[str] = Field(description="disagreement, exploration")
+    student_label: str | None = Field(description="the fast model's label when it escalated")
+    student_confidence: float | None
+    llm_label: str | None = Field(description="the LLM's newest label; None: not answered yet")
+    escalation_reason: str
+    escalated_at: datetime
+
+
+class ReviewQueue(BaseModel):
+    total: int = Field(description="items in the whole queue")
+    items: list[ReviewItem] = Field(description="disagreements first, then newest first")
+    labels: list[str] = Field(description="the deployment's label set: what a human may answer")
+
+
+class HumanLabelIn(BaseModel):
+    label: str = Field(max_length=128)
+
+
+class HumanLabelSaved(BaseModel):
+    message_id: str
+    label: str
+
+
+class AuditPoint(BaseModel):
+    hour: datetime
+    audited: int
+    final_accuracy: float | None = Field(description="final labels that match the human's")
+    student_accuracy: float | None = Field(description="fast-model labels that match")
+
+
+class CostPoint(BaseModel):
+    hour: datetime
+    requests: int
+    cost_usd: float
+
+
+class RunMark(BaseModel):
+    at: datetime
+    status: str
+    promoted: bool | None
+    model_version: str | None
+
+
+class ActivationMark(BaseModel):
+    at: datetime
+    version: str
+    reason: str
+
+
+class Series(BaseModel):
+    since: datetime = Field(description="start of the first hour, UTC")
+    hours: int
+    share: list[HourShare] = Field(description="share of decisions sent to the LLM per hour")
+    audit: list[AuditPoint]
+    cost: list[CostPoint]
+    runs: list[RunMark]
+    activations: list[ActivationMark]
+    active_at_start: str | None = Field(description="the version active when the window opens")

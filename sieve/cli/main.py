@@ -29,6 +29,7 @@ from sieve.cli.commands import (
     cmd_train,
     cmd_worker,
 )
+from sieve.cli.review import add_review_command
 from sieve.core.errors import PermanentError, SieveError, TransientError
 from sieve.core.logging import log_effective_config, setup_logging
 from sieve.core.settings import Settings
@@ -185,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("file", type=existing_file, metavar="FILE.jsonl")
     sub.set_defaults(handler=cmd_gold_set)
+
+    add_review_command(commands)
 
     sub = commands.add_parser("requeue", help="re-enqueue failed LLM labels and stuck escalations")
     sub.add_argument("--pending-only", action="store_true", help="only escalations never enqueued")

@@ -21,6 +21,9 @@ from sieve.store.tables import labels, messages
 # The prompt version of the operator's human gold set (evaluation only, never training).
 # Prompt versions are open text; this one value marks the set.
 GOLD = "gold"
+# The prompt version of human labels given in review (`sieve review import`, the
+# dashboard): they join the gold set and override LLM labels in training (store/review.py).
+REVIEW = "review"
 # Ids per ``IN (...)`` query: well below SQLite's bound-parameter limit.
 _LOOKUP_BATCH = 500
 
@@ -190,12 +193,22 @@ def training_labels(engine: Engine) -> list[TrainingLabel]:
     return list(chosen.values())
 
 
-def gold_labels(engine: Engine) -> list[TrainingLabel]:
-    """The operator's human gold set: always part of the evaluation, never of training."""
+def gold_labels(engine: Engine, *, with_reviews: bool = False) -> list[TrainingLabel]:
+    """The operator's human gold set. By default the registered set (`sieve gold-set`):
+    always part of the evaluation, never of training, and what routing thresholds are
+    fitted on. ``with_reviews`` adds the labels people gave in review: those train (they
+    override the LLM's label, and the stable hash holds some out like any label), and
+    they are no sample of the traffic (mostly disagreements), so they fit no threshold;
+    they count for the accuracy on audited items."""
+    versions = [GOLD, REVIEW] if with_reviews else [GOLD]
     query = (
         _ok_labels()
-        .where(labels.c.source == LabelSource.HUMAN, labels.c.prompt_version == GOLD)
-        .order_by(labels.c.message_id)
+        .where(labels.c.source == LabelSource.HUMAN, labels.c.prompt_version.in_(versions))
+        .order_by(labels.c.message_id, labels.c.prompt_version)
     )
+    chosen: dict[str, TrainingLabel] = {}
     with engine.connect() as conn:
-        return [TrainingLabel(*row) for row in conn.execute(query)]
+        for row in conn.execute(query):
+            # One per message: "gold" sorts before "review", so the registered label wins.
+            chosen.setdefault(row.message_id, TrainingLabel(*row))
+    return list(chosen.values())
