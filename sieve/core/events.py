@@ -9,6 +9,10 @@ from enum import StrEnum
 
 class LabelSource(StrEnum):
     MODEL = "model"
+    # A routing rule decided (forced label, final; or forced escalation, provisional). A
+    # rule's label is the operator's, not evidence about the text: it is never stored as
+    # a label row, so it never trains the fast model (README, "Rules").
+    RULE = "rule"
     LLM = "llm"
     HUMAN = "human"
 
@@ -17,7 +21,8 @@ class LabelSource(StrEnum):
 # (provisional when escalated), the LLM's final one, a human's. A consumer that keeps the
 # event with the highest revision per key ends with the final label, whatever order the
 # events arrive in (see README, "Messages and events").
-REVISIONS = {LabelSource.MODEL: 1, LabelSource.LLM: 2, LabelSource.HUMAN: 3}
+# A rule's event takes the fast model's place (the stream worker's decision).
+REVISIONS = {LabelSource.MODEL: 1, LabelSource.RULE: 1, LabelSource.LLM: 2, LabelSource.HUMAN: 3}
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class LabelEvent:
     provisional_label: str | None = None
     # 0: the revision of the source (REVISIONS), filled in on construction.
     revision: int = 0
+    # Source RULE only: the name of the routing rule that decided (reason "rule:<name>").
+    rule: str | None = None
 
     def __post_init__(self) -> None:
         if self.revision == 0:
@@ -42,7 +49,11 @@ class LabelEvent:
     def encode(self) -> bytes:
         # vars(), not dataclasses.asdict(): asdict deep-copies, a fifth of the stream
         # worker's per-message time when it was used here.
-        return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode()
+        fields = vars(self)
+        if self.rule is None:  # only rule events carry it: the others stay as they were
+            fields = dict(fields)
+            del fields["rule"]
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, value: bytes) -> LabelEvent:
