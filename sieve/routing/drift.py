@@ -165,7 +165,7 @@ class DriftWindows:
                 self._reference = self._current
             else:
                 verdicts.append(compare(self._reference, self._current, self._settings))
-                if self._settings.reference is DriftReference.PREVIOUS:
+                if self._settings.reference == DriftReference.PREVIOUS:
                     self._reference = self._current
             self._current = []
         return verdicts

@@ -54,7 +54,7 @@ def stored_drift(engine: Engine, settings: DriftSettings) -> list[SignalDrift]:
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
         window = settings.window
-        if settings.reference is DriftReference.FIRST:
+        if settings.reference == DriftReference.FIRST:
             reference = _read(conn, base.order_by(*oldest_first).limit(window))
             current_size = max(min(window, total - window), 0)
             current = _read(conn, base.order_by(*newest_first).limit(current_size))
