@@ -187,7 +187,7 @@ def test_unreadable_and_unparsable_files_are_one_line_errors(tmp_path):
     assert "\n" not in str(refused.value)
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{'rules': []}")
-    with pytest.raises(ConfigError, match="bad.json: not valid YAML/JSON"):
+    with pytest.raises(ConfigError, match=r"bad\.json: not valid YAML/JSON"):
         load_rules(bad_json, LABELS)
 
 
