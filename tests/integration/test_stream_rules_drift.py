@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import select
@@ -136,8 +137,5 @@ def test_rules_decide_before_the_model_and_a_shifted_mix_alerts(settings, model_
     assert body["rules_24h"] == {"refund-words": 5, "stolen": 5}
     mix = body["drift"]["label_mix"]
     assert mix["alert"] is True and mix["window"] == WINDOW
-    assert (
-        mix["score"] == round(verdict["label_mix"].score, 12)
-        or abs(mix["score"] - verdict["label_mix"].score) < 1e-9
-    )
+    assert mix["score"] == pytest.approx(verdict["label_mix"].score)
     engine.dispose()
