@@ -102,7 +102,7 @@ def test_rule_decisions_are_counted_per_rule(engine: Engine) -> None:
 
 
 def test_stats_endpoint_shows_rules_and_drift(sqlite_engine: Engine, tmp_path: Path) -> None:
-    add_rows(sqlite_engine, 200, 100, label="card", route="accept")
+    add_rows(sqlite_engine, 200, 100, label="card", route="accept", version="v0")
     assert all(s.score is None for s in stored_drift(sqlite_engine, DRIFT))  # none active
     add_version(sqlite_engine, "v1", START)
     activate_model_version(sqlite_engine, "v1", reason="test")
