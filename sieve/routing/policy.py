@@ -100,11 +100,6 @@ class Decision:
         """The reason as stored and announced: the rule's name for rule decisions."""
         return f"{RULE_REASON_PREFIX}{self.rule}" if self.rule is not None else self.reason.value
 
-    @property
-    def forced_label(self) -> bool:
-        """A rule's final label: not the model's, and never an LLM or training label."""
-        return self.rule is not None and self.route is Route.ACCEPT
-
 
 def decide_by_rule(rules: RuleSet, text: str) -> Decision | None:
     """The decision of the first rule ``text`` matches, or None: the model decides.

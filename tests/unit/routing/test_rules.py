@@ -86,7 +86,6 @@ def test_decisions_of_rules_name_the_rule():
         "lost_or_stolen_card",
         "rule:stolen",
     )
-    assert forced.forced_label
     escalated = decide_by_rule(ruleset, "this is fraud")
     assert escalated is not None
     assert (escalated.route, escalated.label, escalated.stored_reason) == (
@@ -94,7 +93,6 @@ def test_decisions_of_rules_name_the_rule():
         None,
         "rule:fraud",
     )
-    assert not escalated.forced_label
     assert decide_by_rule(ruleset, "hello") is None
     assert rule_name_of("rule:fraud") == "fraud" and rule_name_of("confident") is None
 
