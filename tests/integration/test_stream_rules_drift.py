@@ -16,7 +16,9 @@ from sieve.admin.app import create_app
 from sieve.core.dataset import read_labeled_jsonl
 from sieve.core.events import LabelEvent, LabelSource
 from sieve.store.engine import make_engine
+from sieve.store.labels import training_labels
 from sieve.store.tables import escalations, predictions
+from sieve.store.training import labels_since
 from sieve.wiring import stream_worker
 from sieve.workers.kafka_adapter import ensure_topics, make_producer
 from sieve.workers.llm.escalation import StoreEscalationSink
@@ -118,6 +120,8 @@ def test_rules_decide_before_the_model_and_a_shifted_mix_alerts(settings, model_
         "lost_or_stolen_card",
     )
     assert (events[ruled_ids[0]].rule, events[ruled_ids[0]].final) == ("refund-words", False)
+    # A forced label is no training label: nothing for retraining to read.
+    assert training_labels(engine) == [] and labels_since(engine, None) == 0
 
     # The worker compared the shifted window with the first one: metric and verdict.
     verdict = {signal.signal.value: signal for signal in worker.drift.last or []}
