@@ -18,6 +18,8 @@ from sqlalchemy.exc import OperationalError
 from sieve.core.errors import ConfigError, TransientError
 from sieve.core.settings import EscalationSinkKind, Settings
 from sieve.models.registry import ArtefactInfo, open_registry
+from sieve.routing.rules import NO_RULES, RuleSet
+from sieve.routing.rules_file import load_rules
 from sieve.store import migrate
 from sieve.store.engine import make_engine
 from sieve.store.versions import ModelVersionRecord, activate_model_version, register_model_version
@@ -48,6 +50,7 @@ __all__ = [
     "open_store",
     "redis_client",
     "register_trained",
+    "routing_rules",
     "serving_store",
     "stream_worker",
     "wait_for_store",
@@ -121,6 +124,17 @@ def escalation_sink(settings: Settings, engine: Engine) -> EscalationSink:
     return celery_sink(settings, engine)
 
 
+def routing_rules(settings: Settings, labels: list[str]) -> RuleSet:
+    """The rules of SIEVE_ROUTING__RULES_FILE, checked against ``labels`` (ConfigError,
+    one line, for a bad file); no rules when the setting is unset."""
+    path = settings.routing.rules_file
+    if path is None:
+        return NO_RULES
+    rules = load_rules(path, labels)
+    logger.info("routing rules from %s: %s", path, ", ".join(r.name for r in rules.rules) or "none")
+    return rules
+
+
 @contextmanager
 def stream_worker(
     settings: Settings,
@@ -129,6 +143,8 @@ def stream_worker(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[StreamWorker]:
     """The stream worker and its Kafka clients; waits for the broker if it is down."""
+    labels = deployment_label_set(settings.labels_file)
+    rules = routing_rules(settings, labels)  # a bad rules file stops us before any client
     broker = f"the Kafka broker at {settings.kafka.bootstrap_servers}"
     retry_transient(lambda: ensure_topics(settings.kafka), broker, sleep=sleep)
     consumer = retry_transient(lambda: make_consumer(settings.kafka), broker, sleep=sleep)
@@ -146,11 +162,13 @@ def stream_worker(
             model=ActiveModel(
                 engine,
                 check_interval_s=settings.models.reload_check_interval_s,
-                labels=deployment_label_set(settings.labels_file),
+                labels=labels,
             ),
             kafka=settings.kafka,
             routing=settings.routing,
             limits=settings.stream,
+            rules=rules,
+            drift=settings.drift,
             sleep=sleep,
         )
     finally:

@@ -6,17 +6,19 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from sieve.admin.deps import EngineDep, LimitsDep
-from sieve.admin.schemas import HourShare, LimitUse, LLMTotals, Stats
+from sieve.admin.deps import EngineDep, LimitsDep, SettingsDep
+from sieve.admin.schemas import DriftFigure, HourShare, LimitUse, LLMTotals, Stats
 from sieve.store.escalations import EscalationStatus, count_escalations
+from sieve.store.routing_stats import rule_decisions, stored_drift
 from sieve.store.stats import store_stats
 
 router = APIRouter(tags=["stats"])
 
 
 @router.get("/stats", response_model=Stats)
-def stats(engine: EngineDep, limits: LimitsDep) -> Stats:
+def stats(engine: EngineDep, limits: LimitsDep, settings: SettingsDep) -> Stats:
     figures = store_stats(engine)
+    drift = stored_drift(engine, settings.drift) if settings.drift.enabled else []
     return Stats(
         messages_total=figures.messages_total,
         active_version=figures.active_version,
@@ -51,4 +53,17 @@ def stats(engine: EngineDep, limits: LimitsDep) -> Stats:
             for state in limits.state()
         ],
         escalations_deferred=count_escalations(engine, EscalationStatus.DEFERRED),
+        rules_24h=rule_decisions(engine),
+        drift={
+            signal.signal.value: DriftFigure(
+                score=signal.score,
+                bound=signal.bound,
+                alert=signal.alert,
+                window=settings.drift.window,
+                noise=signal.noise,
+                reference_messages=signal.reference_messages,
+                current_messages=signal.current_messages,
+            )
+            for signal in drift
+        },
     )

@@ -91,6 +91,16 @@ class LimitUse(BaseModel):
     resets_at: datetime = Field(description="when the current window ends (UTC)")
 
 
+class DriftFigure(BaseModel):
+    score: float | None = Field(description="None: too few decisions in a window for a verdict")
+    bound: float = Field(description="the signal alerts above it (SIEVE_DRIFT__*_BOUND)")
+    alert: bool
+    window: int = Field(description="decisions per window (SIEVE_DRIFT__WINDOW)")
+    noise: float | None = Field(description="about the score two windows give without drift")
+    reference_messages: int
+    current_messages: int
+
+
 class Stats(BaseModel):
     messages_total: int
     active_version: str | None
@@ -102,6 +112,14 @@ class Stats(BaseModel):
     limits: list[LimitUse] = Field(description="the configured LLM limits and budgets")
     escalations_deferred: int = Field(
         description="escalations waiting for room (backlog bound or budget), provisional label kept"
+    )
+    rules_24h: dict[str, int] = Field(
+        default_factory=dict, description="decisions per routing rule, the last 24 hours"
+    )
+    drift: dict[str, DriftFigure] = Field(
+        default_factory=dict,
+        description="escalation_rate, label_mix, confidence: the active model's latest "
+        "decisions against its first (or previous) window",
     )
 
 

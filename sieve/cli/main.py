@@ -30,6 +30,7 @@ from sieve.cli.commands import (
     cmd_worker,
 )
 from sieve.cli.review import add_review_command
+from sieve.cli.rules import cmd_rules
 from sieve.core.errors import PermanentError, SieveError, TransientError
 from sieve.core.logging import log_effective_config, setup_logging
 from sieve.core.settings import Settings
@@ -213,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--by", choices=("prompt_version", "model", "outcome", "day"), default="prompt_version"
     )
     sub.set_defaults(handler=cmd_costs)
+
+    sub = commands.add_parser("rules", help="check a routing rules file and print its rules")
+    sub.add_argument("action", choices=("check",))
+    sub.add_argument("file", type=existing_file, metavar="FILE")
+    sub.add_argument(
+        "--labels", type=existing_file, help="label set file (default: SIEVE_LABELS_FILE)"
+    )
+    sub.set_defaults(handler=cmd_rules)
 
     sub = commands.add_parser("demo", help="run the pipeline end to end on embedded defaults")
     sub.add_argument("--data-dir", type=Path, default=Path("data/banking77"))

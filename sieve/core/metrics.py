@@ -3,9 +3,10 @@
 Where each family is recorded (one helper per place, nothing scattered):
 
 - stream worker (workers/stream.py): messages consumed, dead-lettered and routed (by route
-  and reason), batch time and retries; the active model version (workers/model_watch.py);
-  the escalation backlog and the ledger's spend, sampled from the store at scrape time
-  (workers/metrics_http.py).
+  and reason, ``rule:<name>`` for routing rules), batch time and retries; drift scores,
+  bounds and alerts per signal (workers/stream/drift_watch.py); the active model version
+  (workers/model_watch.py); the escalation backlog and the ledger's spend, sampled from the
+  store at scrape time (workers/metrics_http.py).
 - Celery worker: every HTTP call to the LLM (``record_llm_call`` and ``record_llm_cost`` in
   labeler/client.py: outcome, latency, tokens, cost), cache lookups (labeler/service.py), and each
   ``label_with_llm`` attempt (``record_labeling`` in workers/tasks.py: outcome, or the
@@ -31,6 +32,12 @@ MESSAGES_ROUTED = Counter("sieve_messages_routed_total", "Routing decisions", ["
 BATCH_SECONDS = Histogram("sieve_batch_seconds", "Time to process and commit one batch")
 BATCH_RETRIES = Counter("sieve_batch_retries_total", "Batches retried after a transient error")
 ACTIVE_MODEL = Gauge("sieve_active_model_info", "The active model version", ["version"])
+# Drift of the model's decisions, set each time a window completes (workers/stream/drift_watch.py).
+DRIFT_SCORE = Gauge(
+    "sieve_drift_score", "Drift of the latest window against the reference, by signal", ["signal"]
+)
+DRIFT_BOUND = Gauge("sieve_drift_bound", "The bound above which a drift signal alerts", ["signal"])
+DRIFT_ALERT = Gauge("sieve_drift_alert", "1 when the signal's score is above its bound", ["signal"])
 
 # --- LLM path (Celery worker processes) ----------------------------------------------------
 LLM_CALLS = Counter(

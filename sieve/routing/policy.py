@@ -4,6 +4,9 @@ A pure function of the prediction and the thresholds, so that every edge is a ro
 table-driven test. Rules are checked in a fixed order and the first that fires is the
 reason recorded with the decision:
 
+0. The operator's routing rules (``rules.py``) come first, before the model is asked:
+   ``decide_by_rule`` gives a matched message its rule's decision, reason ``RULE``, stored
+   as ``rule:<name>``. A message a rule decides is never scored (see the stream batch).
 1. no active model → ``NO_MODEL``; text longer than ``max_text_chars`` → ``TEXT_TOO_LONG``
    when ``long_text`` is ``escalate`` (by default the student scores its first characters).
 2. The confidence gate, in one of two modes:
@@ -38,6 +41,7 @@ from enum import StrEnum
 import numpy as np
 
 from sieve.core.settings import RoutingSettings
+from sieve.routing.rules import RULE_REASON_PREFIX, RuleAction, RuleSet
 from sieve.routing.thresholds import RoutingThresholds
 
 
@@ -58,6 +62,7 @@ class Reason(StrEnum):
     TARGET_SHARE = "target_share"
     EXPLORATION = "exploration"
     UNSEEN = "unseen"
+    RULE = "rule"  # stored as "rule:<name>" (Decision.stored_reason)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,25 @@ class Decision:
     label: str | None
     confidence: float
     margin: float
+    # The routing rule that decided, for reason RULE; None: the model and the policy did.
+    rule: str | None = None
+
+    @property
+    def stored_reason(self) -> str:
+        """The reason as stored and announced: the rule's name for rule decisions."""
+        return f"{RULE_REASON_PREFIX}{self.rule}" if self.rule is not None else self.reason.value
+
+
+def decide_by_rule(rules: RuleSet, text: str) -> Decision | None:
+    """The decision of the first rule ``text`` matches, or None: the model decides.
+    Confidence and margin are 1.0 for a forced label (the operator is sure), 0.0 for a
+    forced escalation, as for a message no model scored."""
+    rule = rules.first_match(text)
+    if rule is None:
+        return None
+    if rule.action is RuleAction.LABEL:
+        return Decision(Route.ACCEPT, Reason.RULE, rule.label, 1.0, 1.0, rule.name)
+    return Decision(Route.ESCALATE, Reason.RULE, None, 0.0, 0.0, rule.name)
 
 
 def decide(

@@ -12,4 +12,5 @@ aggregate —
 - ``coordination.py``: leases and the answer cache without Redis; ``spend.py``: the LLM
   limits' counters without Redis;
 - ``stats.py`` and ``outcomes.py``: what /stats, the metrics, the demo and the benchmarks
-  read; ``tally.py``: what the fault suite counts after a run (lost, duplicates)."""
+  read; ``routing_stats.py``: decisions per routing rule and drift windows for /stats;
+  ``tally.py``: what the fault suite counts after a run (lost, duplicates)."""

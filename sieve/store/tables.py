@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -86,8 +87,10 @@ predictions = Table(
     Column("confidence", Float, nullable=False),
     Column("margin", Float, nullable=False),
     Column("route", String(16), nullable=False),  # routing.policy.Route
-    Column("reason", String(32), nullable=False),  # routing.policy.Reason
+    Column("reason", String(32), nullable=False),  # routing.policy.Reason, or "rule:<name>"
     _created_at(),
+    # Drift windows (store/routing_stats.py): a version's first and latest decisions.
+    Index("ix_predictions_model_version_created_at", "model_version", "created_at"),
 )
 
 # Escalated messages waiting for the LLM. The stream worker records them here until the

@@ -1,6 +1,12 @@
 """One micro-batch, from polled records to what must be written: rows, events, dead letters.
 
 No I/O but the classifier call, so every branch is testable with a fake classifier.
+
+Routing rules (sieve.routing.rules) are checked first, on the whole text; a message a rule
+decides is not sent to the model at all: the rule's decision does not depend on the
+model's scores, inference is the batch's cost (and ``max_chars`` rules pick out the
+longest, dearest texts), and the share and drift windows then hold only what the model
+decided. Its forced escalation therefore carries no provisional label, as without a model.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from sieve.routing.policy import (
     Prediction,
     Route,
     decide,
+    decide_by_rule,
     exploration_draw,
     predictions_of,
     student_text,
 )
+from sieve.routing.rules import NO_RULES, RuleSet
 from sieve.routing.thresholds import RoutingThresholds
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.repository import EscalationRecord, MessageRecord, PredictionRecord
@@ -82,6 +90,7 @@ def process_batch(
     routing: RoutingSettings,
     limits: StreamSettings,
     calibration: Calibration = Calibration(),
+    rules: RuleSet = NO_RULES,
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     good: list[tuple[Record, FeedbackMessage]] = []
@@ -97,12 +106,13 @@ def process_batch(
             )
     if not good:
         return outcome
-    texts = [student_text(message.text, routing) for _, message in good]
-    predictions = _predict(classifier, texts)
+    by_rule = [decide_by_rule(rules, message.text) for _, message in good]
+    scored = [message for (_, message), ruled in zip(good, by_rule, strict=True) if ruled is None]
+    predictions = iter(_predict(classifier, [student_text(m.text, routing) for m in scored]))
     version = classifier.version if classifier is not None else NO_MODEL_VERSION
-    for (record, message), prediction in zip(good, predictions, strict=True):
-        decision = decide(
-            prediction,
+    for (record, message), ruled in zip(good, by_rule, strict=True):
+        decision = ruled or decide(
+            next(predictions),
             message.text,
             routing,
             thresholds=calibration.thresholds,
@@ -114,7 +124,7 @@ def process_batch(
 
 
 def _predict(classifier: FastClassifier | None, texts: list[str]) -> list[Prediction | None]:
-    if classifier is None:
+    if classifier is None or not texts:
         return [None] * len(texts)
     scores = classifier.predict_scores(texts)
     return list(predictions_of(classifier.labels, scores.probs, scores.similarity))
@@ -147,20 +157,22 @@ def _append(
             confidence=decision.confidence,
             margin=decision.margin,
             route=decision.route.value,
-            reason=decision.reason.value,
+            reason=decision.stored_reason,
         )
     )
     escalated = decision.route is Route.ESCALATE
     if escalated:
-        outcome.escalations.append(EscalationRecord(message.id, version, decision.reason.value))
+        outcome.escalations.append(EscalationRecord(message.id, version, decision.stored_reason))
+    by_model = decision.rule is None
     outcome.events.append(
         LabelEvent(
             id=message.id,
             label=decision.label,
             confidence=decision.confidence,
-            source=LabelSource.MODEL,
+            source=LabelSource.MODEL if by_model else LabelSource.RULE,
             final=not escalated,
-            model_version=None if version == NO_MODEL_VERSION else version,
+            model_version=None if version == NO_MODEL_VERSION or not by_model else version,
+            rule=decision.rule,
         )
     )
     logger.debug(
@@ -171,5 +183,5 @@ def _append(
         record.offset,
         version,
         decision.route.value,
-        decision.reason.value,
+        decision.stored_reason,
     )

@@ -16,7 +16,9 @@ from types import FrameType
 
 from sieve.core import metrics
 from sieve.core.errors import TransientError
-from sieve.core.settings import KafkaSettings, RoutingSettings, StreamSettings
+from sieve.core.settings import DriftSettings, KafkaSettings, RoutingSettings, StreamSettings
+from sieve.routing.policy import Route
+from sieve.routing.rules import NO_RULES, RuleSet, rule_name_of
 from sieve.routing.share import (
     RecentConfidences,
     gate_share,
@@ -27,6 +29,7 @@ from sieve.workers.error_policy import Backoff, classify
 from sieve.workers.records import Record, RecordConsumer, first_offsets, next_offsets
 from sieve.workers.stream.batch import BatchOutcome, Calibration, process_batch
 from sieve.workers.stream.checkpoint import Checkpoint
+from sieve.workers.stream.drift_watch import DriftWatch
 from sieve.workers.stream.model_watch import ActiveModel
 
 logger = logging.getLogger(__name__)
@@ -59,6 +62,8 @@ class StreamWorker:
         kafka: KafkaSettings,
         routing: RoutingSettings,
         limits: StreamSettings,
+        rules: RuleSet = NO_RULES,
+        drift: DriftSettings | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._consumer = consumer
@@ -67,6 +72,7 @@ class StreamWorker:
         self._kafka = kafka
         self._routing = routing
         self._limits = limits
+        self._rules = rules
         self._sleep = sleep
         self._stopping = False
         self._backoff = Backoff()
@@ -74,6 +80,7 @@ class StreamWorker:
         self._recent = RecentConfidences(routing.recent_window)
         # The latest texts, rescored by a newly swapped-in model when a share is targeted.
         self._recent_texts: deque[tuple[str, bool]] = deque(maxlen=RESCORED_TEXTS)
+        self.drift = DriftWatch(drift or DriftSettings())
         self.stats = RunStats()
 
     @property
@@ -133,9 +140,15 @@ class StreamWorker:
             # polling classifies the batch that poll returned.
             if self._model.refresh(force=self.stats.batches == 0):
                 self._restart_window()  # another model: other confidences
+                self.drift.restart()
             with metrics.BATCH_SECONDS.time():
                 outcome = process_batch(
-                    batch, self._model.classifier, self._routing, self._limits, self._calibration()
+                    batch,
+                    self._model.classifier,
+                    self._routing,
+                    self._limits,
+                    self._calibration(),
+                    self._rules,
                 )
                 self._checkpoint.complete(outcome, next_offsets(batch))
         except Exception as exc:
@@ -151,10 +164,18 @@ class StreamWorker:
             self._wait("the store and the brokers", error)
             return
         self._backoff.reset()
-        self._recent.add([row.confidence for row in outcome.predictions])
+        # Not the messages a routing rule decided: they say nothing of the model.
+        unruled = [
+            (message, row)
+            for message, row in zip(outcome.messages, outcome.predictions, strict=True)
+            if rule_name_of(row.reason) is None
+        ]
+        self._recent.add([row.confidence for _, row in unruled])
+        self.drift.observe(outcome.predictions)
         if self._routing.target_llm_share is not None:  # only a share window rescores them
-            escalated = {row.message_id for row in outcome.escalations}
-            self._recent_texts.extend((m.text, m.id in escalated) for m in outcome.messages)
+            self._recent_texts.extend(
+                (message.text, row.route == Route.ESCALATE) for message, row in unruled
+            )
         self._count(batch, outcome)
 
     def _wait(self, what: str, exc: Exception) -> None:
