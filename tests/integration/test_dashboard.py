@@ -132,7 +132,14 @@ def test_the_dashboard_plots_and_a_label_given_in_the_page_joins_the_gold_set(
     assert points["plot-cost"] == 6
     assert points["plot-models"] == 3
     assert driver.find_elements(By.CSS_SELECTOR, "#plot-cost .limit")
-    assert not driver.find_element(By.ID, "drift-panel").is_displayed()
+    # /stats carries the drift monitor's signals: one row each, no verdict on so few.
+    assert driver.find_element(By.ID, "drift-panel").is_displayed()
+    signals = driver.find_elements(By.CSS_SELECTOR, "#drift tbody tr")
+    assert {row.get_attribute("data-signal") for row in signals} == {
+        "escalation_rate",
+        "label_mix",
+        "confidence",
+    }
 
     rows = driver.find_elements(By.CSS_SELECTOR, "#review tbody tr")
     assert rows, "the review queue is empty"

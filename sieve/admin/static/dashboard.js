@@ -168,16 +168,29 @@ function plotModels(series, start, end) {
 // DRIFT PANEL: reads stats.drift when the drift work adds it to GET /stats. Shows its
 // top-level figures as a list; replace with a plot once its shape is settled.
 function renderDrift(stats) {
+  // GET /stats "drift": per signal {score, bound, alert, window, noise, ...} (sieve.routing.drift).
   const panel = document.getElementById("drift-panel");
   if (!stats.drift) { panel.hidden = true; return; }
   panel.hidden = false;
-  const list = document.createElement("ul");
+  const table = document.createElement("table");
+  table.innerHTML = "<thead><tr><th>signal</th><th>score</th><th>bound</th><th>state</th></tr></thead>";
+  const body = document.createElement("tbody");
   for (const [name, value] of Object.entries(stats.drift)) {
-    const item = document.createElement("li");
-    item.textContent = `${name}: ${typeof value === "object" ? JSON.stringify(value) : value}`;
-    list.appendChild(item);
+    const row = document.createElement("tr");
+    row.dataset.signal = name;
+    const score = value && typeof value.score === "number" ? value.score.toFixed(3) : "–";
+    const bound = value && typeof value.bound === "number" ? value.bound.toFixed(3) : "–";
+    const state = !value || value.score === null ? "no verdict yet" : value.alert ? "ALERT" : "ok";
+    if (value && value.alert) row.className = "alert";
+    for (const text of [name, score, bound, state]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    }
+    body.appendChild(row);
   }
-  document.getElementById("drift").replaceChildren(list);
+  table.appendChild(body);
+  document.getElementById("drift").replaceChildren(table);
 }
 
 async function getJson(url) {
