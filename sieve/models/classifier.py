@@ -101,6 +101,7 @@ class OnnxClassifier:
         # Temperature scaling fitted at retraining; 1.0 serves the graph's own "probs".
         self.temperature = temperature
         outputs = {output.name for output in session.get_outputs()}
+        self.has_embedding = EMBEDDING_OUTPUT in outputs
         # float32 [D, R]: one matrix product gives every similarity of a chunk.
         self.reference_t = (
             np.ascontiguousarray(reference.astype(np.float32).T)
@@ -197,6 +198,33 @@ class OnnxClassifier:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         ids, mask = self.featurizer.transform(texts)
         return self.infer(ids, mask)
+
+    @property
+    def id(self) -> str:
+        """The embedding space's name (sieve.labeler.retrieval.TextEmbedder): the version."""
+        return self.version
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised embeddings float32 [N, D], the space ``similarity`` is measured in;
+        PermanentError for a graph without an embedding output."""
+        if not self.has_embedding:
+            raise PermanentError(f"model {self.version} has no {EMBEDDING_OUTPUT} output")
+        ids, mask = self.featurizer.transform(texts)
+        counts = mask.sum(axis=1)
+        order = np.argsort(counts, kind="stable")
+        chunks = []
+        for start in range(0, len(order), self.chunk_rows):
+            rows = order[start : start + self.chunk_rows]
+            length = max(int(counts[rows[-1]]), 1)
+            feeds = {"ids": ids[rows, :length], "mask": mask[rows, :length]}
+            chunks.append((rows, self.session.run([EMBEDDING_OUTPUT], feeds)[0]))
+        width = chunks[0][1].shape[1] if chunks else 0
+        out = np.zeros((len(texts), width), dtype=np.float32)
+        for rows, vectors in chunks:
+            out[rows] = vectors
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        normalised: np.ndarray = out / np.maximum(norms, 1e-12)
+        return normalised
 
 
 def open_session(model_path: Path, intra_op_num_threads: int) -> ort.InferenceSession:
