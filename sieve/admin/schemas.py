@@ -91,6 +91,31 @@ class LimitUse(BaseModel):
     resets_at: datetime = Field(description="when the current window ends (UTC)")
 
 
+class PromptVersionStats(BaseModel):
+    prompt_version: str
+    labels: int = Field(description="OK LLM labels from this version")
+    rewards: int = Field(description="of those, messages with a human label to compare with")
+    accuracy: float | None = Field(description="agreement with the human labels; None: no reward")
+    requests: int = Field(description="requests sent (ledger)")
+    cost_usd: float
+    cost_per_label_usd: float | None
+    mean_latency_ms: float | None = Field(description="answered requests")
+
+
+class PromptArm(BaseModel):
+    pool: str = Field(description="the prompt versions tested together (SIEVE_LLM__PROMPTS)")
+    prompt_version: str
+    status: Literal["active", "promoted", "retired"]
+    assigned: int = Field(description="messages this version was chosen for: its traffic")
+    reason: str | None = Field(description="why it was promoted or retired")
+    updated_at: datetime | None
+
+
+class PromptStats(BaseModel):
+    versions: list[PromptVersionStats]
+    arms: list[PromptArm] = Field(description="prompt A/B pools and where each arm stands")
+
+
 class Stats(BaseModel):
     messages_total: int
     active_version: str | None
@@ -103,6 +128,7 @@ class Stats(BaseModel):
     escalations_deferred: int = Field(
         description="escalations waiting for room (backlog bound or budget), provisional label kept"
     )
+    prompts: PromptStats = Field(description="per prompt version: accuracy, cost, latency; A/B")
 
 
 class Health(BaseModel):
