@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_models)
 
     sub = commands.add_parser("bench", help="benchmarks that print figures")
-    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher", "cascade", "faults"))
+    sub.add_argument(
+        "bench", choices=("classify", "stream", "llm", "teacher", "cascade", "faults", "prompts")
+    )
     sub.add_argument("--data", type=existing_file, default=Path("data/banking77/train.jsonl"))
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
     sub.add_argument(
@@ -89,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("ngram", "minilm"),
         help="classify: student family to train (default: SIEVE_MODELS__FAMILY)",
     )
-    sub.add_argument("--messages", type=positive_int, default=10_000, help="stream: messages")
+    sub.add_argument(
+        "--messages",
+        type=positive_int,
+        help="stream: messages (10000); prompts: gold messages per prompt (500)",
+    )
     sub.add_argument(
         "--data-dir",
         type=Path,

@@ -80,6 +80,7 @@ class LLMSettings(_Section):
         """The templates in use: ``prompts`` when set, else ``prompt``."""
         names = [name.strip() for name in self.prompts.split(",") if name.strip()]
         return names or [self.prompt]
+
     json_mode: bool = True  # response_format=json_object; turn off for endpoints without it
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(512, ge=1)

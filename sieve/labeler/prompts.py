@@ -74,11 +74,17 @@ class PromptTemplate:
             raise ConfigError("cannot render a prompt for an empty label set")
         label_set = set(labels)
         messages = [{"role": "system", "content": self.system}]
-        for example in (*self.examples, *retrieved[: self.retrieval_k]):
-            if example.label not in label_set:
-                continue
-            messages.append({"role": "user", "content": self._user(example.text, labels)})
-            messages.append({"role": "assistant", "content": _example_answer(example)})
+        for example in self.examples:
+            if example.label in label_set:
+                messages.append({"role": "user", "content": self._user(example.text, labels)})
+                messages.append({"role": "assistant", "content": _example_answer(example)})
+        # Retrieved examples show the message only: repeating the label list (and its
+        # descriptions) in each of them multiplied the prompt's tokens by ~10 (Banking77).
+        for example in retrieved[: self.retrieval_k]:
+            if example.label in label_set:
+                shown = f"Message:\n{_OPEN}\n{escape_feedback(example.text)}\n{_CLOSE}"
+                messages.append({"role": "user", "content": shown})
+                messages.append({"role": "assistant", "content": _example_answer(example)})
         messages.append({"role": "user", "content": self._user(text, labels)})
         return messages
 

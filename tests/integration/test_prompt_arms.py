@@ -40,7 +40,7 @@ def _human(message_id: str, label: str) -> LabelRecord:
 
 
 def test_the_first_assignment_sticks(engine) -> None:
-    assert POOL == f"{B},{A}"
+    assert f"{B},{A}" == POOL
     assert prompt_arms.assign(engine, POOL, "m1", A) == A
     assert prompt_arms.assign(engine, POOL, "m1", B) == A
     assert prompt_arms.assign(engine, "other-pool", "m1", B) == B

@@ -138,9 +138,7 @@ class LabelingContext:
     def prompt_for(self, message_id: str) -> PromptTemplate:
         return self.prompt if self.chooser is None else self.chooser.for_message(message_id)
 
-    def retrieved(
-        self, prompt: PromptTemplate, message_id: str, text: str
-    ) -> list[FewShotExample]:
+    def retrieved(self, prompt: PromptTemplate, message_id: str, text: str) -> list[FewShotExample]:
         if not prompt.retrieval_k or self.examples is None:
             return []
         return self.examples.nearest(text, prompt.retrieval_k, message_id=message_id)

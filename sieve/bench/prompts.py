@@ -1,0 +1,329 @@
+"""Prompt benchmark (`sieve bench prompts`): what retrieval-grounded prompts gain, and the
+prompt A/B bandit converging, on the real labeling task body.
+
+Each message goes through ``label_escalated`` — the body of the Celery task, in this
+process — with the store (a SQLite file), the answer cache and leases in that store, the
+ledger, and the teacher simulator over HTTP in prompt-sensitive mode: its accuracy is
+``--accuracy`` without help, ``--example-accuracy`` when the prompt shows a worked example
+whose label is the text's true label, and per prompt version for the A/B. Label events are
+discarded (no Kafka): the figures are about labels, not delivery.
+
+1. **Retrieval** — the same test messages (registered as the gold set) labeled twice:
+   ``classify-zero-shot`` and ``classify-retrieval`` (5 nearest labeled examples from the
+   store — a pool of training texts, a third human-labeled, the rest with the simulated
+   LLM's noisy labels — embedded by the MiniLM encoder, and label descriptions). Accuracy
+   of the stored LLM labels against gold, for each.
+2. **Bandit** — in a fresh store (the same pool, no reward yet), other gold messages in
+   blocks, labeled by a pool of three prompt versions chosen by Thompson sampling (every
+   message is an audited gold item, so each label is a reward); per block the share of
+   traffic per version, until the promotion and one block after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+
+from sieve.bench.figures import Figure
+from sieve.core.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
+from sieve.core.events import LabelSource
+from sieve.core.settings import BanditSettings, Settings
+from sieve.labeler.cache import InMemoryAnswerCache
+from sieve.labeler.client import LLMClient
+from sieve.labeler.prompts import load_prompt
+from sieve.labeler.sim.endpoint import SimulatorConfig
+from sieve.labeler.sim.noise import Teacher
+from sieve.labeler.sim.prompting import PromptSensitivity
+from sieve.labeler.sim.simulator import SimulatorServer
+from sieve.models.registry import open_registry
+from sieve.store import prompt_arms
+from sieve.store.engine import make_engine
+from sieve.store.labels import GOLD, LabelRecord, LabelStatus, save_label
+from sieve.store.ledger import LedgerRecorder, SpendGroup, spend_by
+from sieve.store.migrate import upgrade
+from sieve.store.repository import MessageRecord, save_messages
+from sieve.workers.llm.examples import StoreExamples
+from sieve.workers.llm.labeling import LabelingContext, label_escalated
+from sieve.workers.llm.leases import StoreLeases
+from sieve.workers.llm.prompt_choice import PromptChooser, load_prompts
+
+COMMAND = "sieve bench prompts"
+ZERO_SHOT, FEW_SHOT, RETRIEVAL = "classify-zero-shot", "classify-few-shot", "classify-retrieval"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    data_dir: Path = Path("data/banking77")
+    messages: int = 300  # part 1: gold messages labeled by each prompt
+    pool: int = 3_000  # labeled training texts in the store
+    blocks: int = 30  # part 2: at most this many blocks
+    block_size: int = 50
+    accuracy: float = 0.70
+    example_accuracy: float = 0.90
+    zero_shot_accuracy: float = 0.65
+    few_shot_accuracy: float = 0.75
+    seed: int = 0
+
+
+class _NoEvents:
+    """A RecordProducer that drops the final label events (no Kafka in this benchmark)."""
+
+    def send(self, topic: str, **_: object) -> _NoEvents:
+        return self
+
+    def get(self, timeout_s: float | None = None) -> None:
+        return None
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        return None
+
+    def close(self, timeout_s: float | None = None) -> None:
+        return None
+
+
+class _EncoderEmbedder:
+    """The MiniLM int8 encoder as a TextEmbedder (the space of the minilm student)."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        from sieve.models.families.minilm.embeddings import CACHE_FILE, Embedder, EmbeddingCache
+        from sieve.models.families.minilm.encoder import cached_encoder
+
+        encoder = cached_encoder(cache_dir)
+        self.id = encoder.id
+        self._embedder = Embedder(
+            encoder, num_threads=2, cache=EmbeddingCache(encoder.folder / CACHE_FILE, encoder.id)
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self._embedder.embed(texts)
+        normalised: np.ndarray = vectors / np.maximum(
+            np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12
+        )
+        return normalised
+
+
+def _context(
+    engine: Engine,
+    client: LLMClient,
+    labels: Sequence[str],
+    prompts: Sequence[str],
+    *,
+    chooser: PromptChooser | None = None,
+    examples: StoreExamples | None = None,
+) -> LabelingContext:
+    templates = load_prompts(prompts)
+    return LabelingContext(
+        engine=engine,
+        producer=_NoEvents(),
+        labels_topic="feedback.labels",
+        client=client,
+        cache=InMemoryAnswerCache(),
+        leases=StoreLeases(engine),
+        prompt=templates[0],
+        labels=labels,
+        ledger=LedgerRecorder(engine),
+        chooser=chooser,
+        examples=examples,
+    )
+
+
+def _seed_pool(engine: Engine, teacher: Teacher, pool: Sequence[LabeledText]) -> None:
+    """Labeled training texts: a third human labels, the rest the simulated LLM's."""
+    save_messages(engine, [MessageRecord(id=f"pool-{r.id}", text=r.text) for r in pool])
+    zero_shot = load_prompt(ZERO_SHOT).version_id
+    for i, record in enumerate(pool):
+        if i % 3 == 0:
+            row = LabelRecord(
+                f"pool-{record.id}", LabelSource.HUMAN, "review", "", record.label, LabelStatus.OK
+            )
+        else:
+            label = teacher.choose(record.text).label
+            row = LabelRecord(
+                f"pool-{record.id}",
+                LabelSource.LLM,
+                zero_shot,
+                "teacher-sim",
+                label,
+                LabelStatus.OK,
+            )
+        save_label(engine, row)
+
+
+def _register_gold(engine: Engine, gold: Sequence[LabeledText]) -> None:
+    save_messages(engine, [MessageRecord(id=f"gold-{r.id}", text=r.text) for r in gold])
+    for r in gold:
+        save_label(
+            engine,
+            LabelRecord(f"gold-{r.id}", LabelSource.HUMAN, GOLD, "", r.label, LabelStatus.OK),
+        )
+
+
+def _retrieval(
+    engine: Engine,
+    client: LLMClient,
+    labels: Sequence[str],
+    examples: StoreExamples,
+    gold: Sequence[LabeledText],
+) -> list[Figure]:
+    versions = [load_prompt(name).version_id for name in (ZERO_SHOT, RETRIEVAL)]
+    print(f"\n1. retrieval: {len(gold)} gold messages, each labeled by {' and '.join(versions)}")
+    hits = 0
+    for record in gold:
+        shown = examples.nearest(record.text, 5, message_id=f"gold-{record.id}")
+        hits += record.label in {example.label for example in shown}
+    for name, source in ((ZERO_SHOT, None), (RETRIEVAL, examples)):
+        ctx = _context(engine, client, labels, [name], examples=source)
+        started = time.monotonic()
+        for record in gold:
+            label_escalated(ctx, f"gold-{record.id}")
+        print(f"   {name}: {len(gold)} labels in {time.monotonic() - started:.1f} s")
+    rewards = prompt_arms.rewards(engine, versions)
+    spend = {row.group: row for row in spend_by(engine, SpendGroup.PROMPT_VERSION)}
+    accuracy = {v: rewards[v].correct / (rewards[v].correct + rewards[v].wrong) for v in versions}
+    print(f"   {'prompt version':<24} {'accuracy':>9} {'tokens in/label':>16}")
+    for version in versions:
+        tokens = spend[version].tokens_in / max(spend[version].requests, 1)
+        print(f"   {version:<24} {accuracy[version]:>9.3f} {tokens:>16.0f}")
+    print(f"   an example with the true label among the 5 shown: {hits / len(gold):.3f}")
+    return [
+        Figure(
+            "prompts.retrieval.accuracy",
+            accuracy[versions[1]],
+            "accuracy",
+            baseline=accuracy[versions[0]],
+            baseline_of=f"{versions[0]}, same messages, same run",
+            command=COMMAND,
+            note="LLM labels vs gold; simulator prompt-sensitive",
+        ),
+        Figure("prompts.retrieval.example_hit_rate", hits / len(gold), "share", command=COMMAND),
+    ]
+
+
+def _bandit(
+    engine: Engine,
+    client: LLMClient,
+    labels: Sequence[str],
+    examples: StoreExamples,
+    stream: Sequence[LabeledText],
+    options: BenchOptions,
+) -> list[Figure]:
+    bandit = BanditSettings(confidence=0.95, min_rewards=30, refresh_s=0.0, seed=options.seed)
+    names = [ZERO_SHOT, FEW_SHOT, RETRIEVAL]
+    chooser = PromptChooser(engine, load_prompts(names), llm_model=client.model, bandit=bandit)
+    ctx = _context(engine, client, labels, names, chooser=chooser, examples=examples)
+    versions = sorted(chooser.prompts)
+    print(f"\n2. bandit over {', '.join(versions)}: blocks of {options.block_size} gold messages")
+    print("   " + " ".join(f"{v:>22}" for v in versions) + "  promoted")
+    promoted_block: int | None = None
+    shares: list[dict[str, float]] = []
+    for block in range(options.blocks):
+        chunk = stream[block * options.block_size : (block + 1) * options.block_size]
+        if len(chunk) < options.block_size:
+            break
+        for record in chunk:
+            label_escalated(ctx, f"gold-{record.id}")
+        assigned = Counter(
+            prompt_arms.assigned(engine, chooser.pool, f"gold-{r.id}") for r in chunk
+        )
+        shares.append({v: assigned[v] / len(chunk) for v in versions})
+        row = " ".join(f"{shares[-1][v]:>22.2f}" for v in versions)
+        print(f"   {row}  {chooser.promoted or '-'}")
+        if chooser.promoted is not None and promoted_block is None:
+            promoted_block = block
+        if promoted_block is not None and block >= promoted_block + 1:
+            break
+    arms = {arm.prompt_version: arm for arm in prompt_arms.arms(engine, chooser.pool)}
+    figures = [Figure("prompts.bandit.blocks", len(shares), "blocks", command=COMMAND)]
+    winner = chooser.promoted
+    if winner is not None and promoted_block is not None:
+        reason = arms[winner].reason or ""
+        rewards = int(reason.rsplit("after ", 1)[-1].split()[0]) if "after " in reason else 0
+        print(f"   promoted {winner} in block {promoted_block + 1}: {reason}")
+        figures += [
+            Figure(
+                "prompts.bandit.promoted_after", rewards, "rewards", command=COMMAND, note=winner
+            ),
+            Figure(
+                "prompts.bandit.winner_share_first_block",
+                shares[0][winner],
+                "share",
+                command=COMMAND,
+                note=winner,
+            ),
+        ]
+    else:
+        print("   no version promoted within the blocks run")
+    return figures
+
+
+def _store(
+    url: str, teacher: Teacher, pool: Sequence[LabeledText], embedder: _EncoderEmbedder
+) -> tuple[Engine, StoreExamples]:
+    """A fresh store holding the labeled pool, and its retrieval index (built now)."""
+    upgrade(url)
+    engine = make_engine(url)
+    _seed_pool(engine, teacher, pool)
+    examples = StoreExamples(engine, lambda: embedder, refresh_s=3_600.0, max_examples=20_000)
+    started = time.monotonic()
+    examples.nearest("warm-up", 1, message_id=None)
+    print(f"retrieval index: {len(pool)} labeled texts in {time.monotonic() - started:.1f} s")
+    return engine, examples
+
+
+def run(settings: Settings, options: BenchOptions) -> list[Figure]:
+    labels = label_set_for_data_dir(options.data_dir)
+    train = read_labeled_jsonl(options.data_dir / "train.jsonl")
+    test = read_labeled_jsonl(options.data_dir / "test.jsonl")
+    rng = random.Random(options.seed)
+    pool = rng.sample(train, min(options.pool, len(train)))
+    shuffled = rng.sample(test, len(test))
+    gold = shuffled[: options.messages]
+    stream = shuffled[options.messages : options.messages + options.blocks * options.block_size]
+    teacher = Teacher(
+        [*train, *test], accuracy=options.accuracy, noise="confusable", seed=options.seed
+    )
+    sensitivity = PromptSensitivity(
+        example_accuracy=options.example_accuracy,
+        prompt_accuracy={
+            load_prompt(ZERO_SHOT).version_id: options.zero_shot_accuracy,
+            load_prompt(FEW_SHOT).version_id: options.few_shot_accuracy,
+        },
+    )
+    print(
+        f"simulated LLM: {options.accuracy:.2f} accurate, {options.example_accuracy:.2f} with an"
+        f" example of the true label, {ZERO_SHOT} {options.zero_shot_accuracy:.2f},"
+        f" {FEW_SHOT} {options.few_shot_accuracy:.2f}; labeling in this process through"
+        " label_escalated (the task body), simulator over HTTP"
+    )
+    embedder = _EncoderEmbedder(open_registry(settings).cache_dir)
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # a line per label would bury the tables
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SimulatorServer(teacher, SimulatorConfig(prompts=sensitivity)) as sim,
+    ):
+        client = LLMClient(base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=10)
+        engine, examples = _store(f"sqlite:///{tmp}/retrieval.db", teacher, pool, embedder)
+        _register_gold(engine, gold)
+        figures = _retrieval(engine, client, labels, examples, gold)
+        engine.dispose()
+        engine, examples = _store(f"sqlite:///{tmp}/bandit.db", teacher, pool, embedder)
+        _register_gold(engine, stream)
+        figures += _bandit(engine, client, labels, examples, stream, options)
+        engine.dispose()
+        client.close()
+    quiet.setLevel(level)
+    print()
+    for figure in figures:
+        print(figure.to_json())
+    return figures
