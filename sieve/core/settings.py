@@ -107,6 +107,9 @@ class BanditSettings(_Section):
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     # ...and every version has at least this many rewards.
     min_rewards: int = Field(30, ge=1)
+    # While some versions have fewer rewards than that, this share of the traffic goes to
+    # them: Thompson sampling alone starves a clearly worse version before its minimum.
+    explore_share: float = Field(0.2, ge=0.0, le=1.0)
     draws: int = Field(4_000, ge=100)
     # How often a worker re-reads the rewards and checks for a winner.
     refresh_s: float = Field(10.0, ge=0)

@@ -83,7 +83,12 @@ class PromptChooser:
             return self.prompts[stored]
         with self._lock:
             self._refresh()
-            version = self._promoted or thompson_pick(self._arms, self._rng)
+            version = self._promoted or thompson_pick(
+                self._arms,
+                self._rng,
+                min_rewards=self._bandit.min_rewards,
+                explore_share=self._bandit.explore_share,
+            )
         return self.prompts[prompt_arms.assign(self._engine, self.pool, message_id, version)]
 
     def refresh(self, *, force: bool = False) -> None:

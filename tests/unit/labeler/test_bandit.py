@@ -48,6 +48,20 @@ def test_one_arm_is_always_picked_and_none_is_an_error() -> None:
         thompson_pick([], rng)
 
 
+def test_arms_below_the_minimum_keep_the_exploration_share() -> None:
+    rng = np.random.default_rng(0)
+    arms = [ArmStats("a@1", 2, 8), ArmStats("b@1", 300, 20), ArmStats("c@1", 1, 9)]
+    plain = [thompson_pick(arms, rng) for _ in range(2_000)]
+    assert plain.count("b@1") / len(plain) > 0.99  # Thompson alone starves a and c
+    floored = [thompson_pick(arms, rng, min_rewards=30, explore_share=0.2) for _ in range(2_000)]
+    for starved in ("a@1", "c@1"):
+        assert 0.07 < floored.count(starved) / len(floored) < 0.13
+    # Once every arm has its minimum, the floor is gone.
+    done = [ArmStats("a@1", 22, 8), ArmStats("b@1", 300, 20), ArmStats("c@1", 21, 9)]
+    picks = [thompson_pick(done, rng, min_rewards=30, explore_share=0.2) for _ in range(1_000)]
+    assert picks.count("b@1") / len(picks) > 0.99
+
+
 def test_probability_best_follows_the_evidence() -> None:
     rng = np.random.default_rng(0)
     clear = probability_best([ArmStats("a@1", 60, 40), ArmStats("b@1", 90, 10)], rng)
@@ -84,7 +98,7 @@ def test_a_simulated_run_promotes_the_better_arm() -> None:
         won = promotion(arms, rng, confidence=0.95, min_rewards=30) if step % 10 == 0 else None
         if won is not None:
             break
-        version = thompson_pick(arms, rng)
+        version = thompson_pick(arms, rng, min_rewards=30, explore_share=0.2)
         if rng.random() < truth[version]:
             correct[version] += 1
         else:
