@@ -241,6 +241,16 @@ def _bandit(
             promoted_block = block
         if promoted_block is not None and block >= promoted_block + 1:
             break
+    print(
+        f"   {'prompt version':<24} {'labels':>7} {'rewards':>8} {'accuracy':>9} {'USD/label':>10}"
+    )
+    for row in prompt_arms.version_figures(engine):
+        accuracy = "-" if row.accuracy is None else f"{row.accuracy:.3f}"
+        cost = row.cost_usd / row.labels if row.labels else 0.0
+        rewards = row.correct + row.wrong
+        print(
+            f"   {row.prompt_version:<24} {row.labels:>7} {rewards:>8} {accuracy:>9} {cost:>10.6f}"
+        )
     arms = {arm.prompt_version: arm for arm in prompt_arms.arms(engine, chooser.pool)}
     figures = [Figure("prompts.bandit.blocks", len(shares), "blocks", command=COMMAND)]
     winner = chooser.promoted
