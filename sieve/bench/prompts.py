@@ -30,12 +30,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import Engine
 
 from sieve.bench.figures import Figure
+from sieve.bench.prompts_setup import (
+    EncoderEmbedder,
+    NoEvents,
+    fresh_store,
+    register_gold,
+)
 from sieve.core.dataset import LabeledText, label_set_for_data_dir, read_labeled_jsonl
-from sieve.core.events import LabelSource
 from sieve.core.settings import BanditSettings, Settings
 from sieve.labeler.cache import InMemoryAnswerCache
 from sieve.labeler.client import LLMClient
@@ -46,11 +50,7 @@ from sieve.labeler.sim.prompting import PromptSensitivity
 from sieve.labeler.sim.simulator import SimulatorServer
 from sieve.models.registry import open_registry
 from sieve.store import prompt_arms
-from sieve.store.engine import make_engine
-from sieve.store.labels import GOLD, LabelRecord, LabelStatus, save_label
 from sieve.store.ledger import LedgerRecorder, SpendGroup, spend_by
-from sieve.store.migrate import upgrade
-from sieve.store.repository import MessageRecord, save_messages
 from sieve.workers.llm.examples import StoreExamples
 from sieve.workers.llm.labeling import LabelingContext, label_escalated
 from sieve.workers.llm.leases import StoreLeases
@@ -74,43 +74,6 @@ class BenchOptions:
     seed: int = 0
 
 
-class _NoEvents:
-    """A RecordProducer that drops the final label events (no Kafka in this benchmark)."""
-
-    def send(self, topic: str, **_: object) -> _NoEvents:
-        return self
-
-    def get(self, timeout_s: float | None = None) -> None:
-        return None
-
-    def flush(self, timeout_s: float | None = None) -> None:
-        return None
-
-    def close(self, timeout_s: float | None = None) -> None:
-        return None
-
-
-class _EncoderEmbedder:
-    """The MiniLM int8 encoder as a TextEmbedder (the space of the minilm student)."""
-
-    def __init__(self, cache_dir: Path) -> None:
-        from sieve.models.families.minilm.embeddings import CACHE_FILE, Embedder, EmbeddingCache
-        from sieve.models.families.minilm.encoder import cached_encoder
-
-        encoder = cached_encoder(cache_dir)
-        self.id = encoder.id
-        self._embedder = Embedder(
-            encoder, num_threads=2, cache=EmbeddingCache(encoder.folder / CACHE_FILE, encoder.id)
-        )
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self._embedder.embed(texts)
-        normalised: np.ndarray = vectors / np.maximum(
-            np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12
-        )
-        return normalised
-
-
 def _context(
     engine: Engine,
     client: LLMClient,
@@ -123,7 +86,7 @@ def _context(
     templates = load_prompts(prompts)
     return LabelingContext(
         engine=engine,
-        producer=_NoEvents(),
+        producer=NoEvents(),
         labels_topic="feedback.labels",
         client=client,
         cache=InMemoryAnswerCache(),
@@ -134,37 +97,6 @@ def _context(
         chooser=chooser,
         examples=examples,
     )
-
-
-def _seed_pool(engine: Engine, teacher: Teacher, pool: Sequence[LabeledText]) -> None:
-    """Labeled training texts: a third human labels, the rest the simulated LLM's."""
-    save_messages(engine, [MessageRecord(id=f"pool-{r.id}", text=r.text) for r in pool])
-    zero_shot = load_prompt(ZERO_SHOT).version_id
-    for i, record in enumerate(pool):
-        if i % 3 == 0:
-            row = LabelRecord(
-                f"pool-{record.id}", LabelSource.HUMAN, "review", "", record.label, LabelStatus.OK
-            )
-        else:
-            label = teacher.choose(record.text).label
-            row = LabelRecord(
-                f"pool-{record.id}",
-                LabelSource.LLM,
-                zero_shot,
-                "teacher-sim",
-                label,
-                LabelStatus.OK,
-            )
-        save_label(engine, row)
-
-
-def _register_gold(engine: Engine, gold: Sequence[LabeledText]) -> None:
-    save_messages(engine, [MessageRecord(id=f"gold-{r.id}", text=r.text) for r in gold])
-    for r in gold:
-        save_label(
-            engine,
-            LabelRecord(f"gold-{r.id}", LabelSource.HUMAN, GOLD, "", r.label, LabelStatus.OK),
-        )
 
 
 def _retrieval(
@@ -244,12 +176,13 @@ def _bandit(
     print(
         f"   {'prompt version':<24} {'labels':>7} {'rewards':>8} {'accuracy':>9} {'USD/label':>10}"
     )
-    for row in prompt_arms.version_figures(engine):
-        accuracy = "-" if row.accuracy is None else f"{row.accuracy:.3f}"
-        cost = row.cost_usd / row.labels if row.labels else 0.0
-        rewards = row.correct + row.wrong
+    for arm_row in prompt_arms.version_figures(engine):
+        accuracy = "-" if arm_row.accuracy is None else f"{arm_row.accuracy:.3f}"
+        cost = arm_row.cost_usd / arm_row.labels if arm_row.labels else 0.0
+        rewards = arm_row.correct + arm_row.wrong
         print(
-            f"   {row.prompt_version:<24} {row.labels:>7} {rewards:>8} {accuracy:>9} {cost:>10.6f}"
+            f"   {arm_row.prompt_version:<24} {arm_row.labels:>7} {rewards:>8}"
+            f" {accuracy:>9} {cost:>10.6f}"
         )
     arms = {arm.prompt_version: arm for arm in prompt_arms.arms(engine, chooser.pool)}
     figures = [Figure("prompts.bandit.blocks", len(shares), "blocks", command=COMMAND)]
@@ -273,20 +206,6 @@ def _bandit(
     else:
         print("   no version promoted within the blocks run")
     return figures
-
-
-def _store(
-    url: str, teacher: Teacher, pool: Sequence[LabeledText], embedder: _EncoderEmbedder
-) -> tuple[Engine, StoreExamples]:
-    """A fresh store holding the labeled pool, and its retrieval index (built now)."""
-    upgrade(url)
-    engine = make_engine(url)
-    _seed_pool(engine, teacher, pool)
-    examples = StoreExamples(engine, lambda: embedder, refresh_s=3_600.0, max_examples=20_000)
-    started = time.monotonic()
-    examples.nearest("warm-up", 1, message_id=None)
-    print(f"retrieval index: {len(pool)} labeled texts in {time.monotonic() - started:.1f} s")
-    return engine, examples
 
 
 def run(settings: Settings, options: BenchOptions) -> list[Figure]:
@@ -314,7 +233,7 @@ def run(settings: Settings, options: BenchOptions) -> list[Figure]:
         f" {FEW_SHOT} {options.few_shot_accuracy:.2f}; labeling in this process through"
         " label_escalated (the task body), simulator over HTTP"
     )
-    embedder = _EncoderEmbedder(open_registry(settings).cache_dir)
+    embedder = EncoderEmbedder(open_registry(settings).cache_dir)
     quiet = logging.getLogger()
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # a line per label would bury the tables
@@ -323,12 +242,12 @@ def run(settings: Settings, options: BenchOptions) -> list[Figure]:
         SimulatorServer(teacher, SimulatorConfig(prompts=sensitivity)) as sim,
     ):
         client = LLMClient(base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=10)
-        engine, examples = _store(f"sqlite:///{tmp}/retrieval.db", teacher, pool, embedder)
-        _register_gold(engine, gold)
+        engine, examples = fresh_store(f"sqlite:///{tmp}/retrieval.db", teacher, pool, embedder)
+        register_gold(engine, gold)
         figures = _retrieval(engine, client, labels, examples, gold)
         engine.dispose()
-        engine, examples = _store(f"sqlite:///{tmp}/bandit.db", teacher, pool, embedder)
-        _register_gold(engine, stream)
+        engine, examples = fresh_store(f"sqlite:///{tmp}/bandit.db", teacher, pool, embedder)
+        register_gold(engine, stream)
         figures += _bandit(engine, client, labels, examples, stream, options)
         engine.dispose()
         client.close()
