@@ -135,6 +135,11 @@ class LabelingContext:
     # The labeled examples for prompts with retrieval_k; None: such prompts get none.
     examples: StoreExamples | None = None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """(prompt version, LLM model) of the configured prompt; with an A/B, the first."""
+        return self.prompt.version_id, self.client.model
+
     def prompt_for(self, message_id: str) -> PromptTemplate:
         return self.prompt if self.chooser is None else self.chooser.for_message(message_id)
 
