@@ -43,6 +43,7 @@ from sieve.core.dataset import LabeledText, label_set_for_data_dir, read_labeled
 from sieve.core.settings import BanditSettings, Settings
 from sieve.labeler.cache import InMemoryAnswerCache
 from sieve.labeler.client import LLMClient
+from sieve.labeler.cost import ModelPrice
 from sieve.labeler.prompts import load_prompt
 from sieve.labeler.sim.endpoint import SimulatorConfig
 from sieve.labeler.sim.noise import Teacher
@@ -57,6 +58,8 @@ from sieve.workers.llm.leases import StoreLeases
 from sieve.workers.llm.prompt_choice import PromptChooser, load_prompts
 
 COMMAND = "sieve bench prompts"
+# Priced like a small hosted model (USD per 1M input / output tokens), for the cost column.
+PRICES = {"teacher-sim": ModelPrice(0.15, 0.60)}
 ZERO_SHOT, FEW_SHOT, RETRIEVAL = "classify-zero-shot", "classify-few-shot", "classify-retrieval"
 
 
@@ -121,10 +124,11 @@ def _retrieval(
     rewards = prompt_arms.rewards(engine, versions)
     spend = {row.group: row for row in spend_by(engine, SpendGroup.PROMPT_VERSION)}
     accuracy = {v: rewards[v].correct / (rewards[v].correct + rewards[v].wrong) for v in versions}
-    print(f"   {'prompt version':<24} {'accuracy':>9} {'tokens in/label':>16}")
+    print(f"   {'prompt version':<24} {'accuracy':>9} {'tokens in/label':>16} {'USD/1k':>7}")
     for version in versions:
         tokens = spend[version].tokens_in / max(spend[version].requests, 1)
-        print(f"   {version:<24} {accuracy[version]:>9.3f} {tokens:>16.0f}")
+        usd = 1000 * spend[version].cost_usd / max(spend[version].requests, 1)
+        print(f"   {version:<24} {accuracy[version]:>9.3f} {tokens:>16.0f} {usd:>7.3f}")
     print(f"   an example with the true label among the 5 shown: {hits / len(gold):.3f}")
     return [
         Figure(
@@ -173,16 +177,14 @@ def _bandit(
             promoted_block = block
         if promoted_block is not None and block >= promoted_block + 1:
             break
-    print(
-        f"   {'prompt version':<24} {'labels':>7} {'rewards':>8} {'accuracy':>9} {'USD/label':>10}"
-    )
+    print(f"   {'prompt version':<24} {'labels':>7} {'rewards':>8} {'accuracy':>9} {'USD/1k':>7}")
     for arm_row in prompt_arms.version_figures(engine):
         accuracy = "-" if arm_row.accuracy is None else f"{arm_row.accuracy:.3f}"
-        cost = arm_row.cost_usd / arm_row.labels if arm_row.labels else 0.0
+        cost = 1000 * arm_row.cost_usd / arm_row.labels if arm_row.labels else 0.0
         rewards = arm_row.correct + arm_row.wrong
         print(
             f"   {arm_row.prompt_version:<24} {arm_row.labels:>7} {rewards:>8}"
-            f" {accuracy:>9} {cost:>10.6f}"
+            f" {accuracy:>9} {cost:>7.3f}"
         )
     arms = {arm.prompt_version: arm for arm in prompt_arms.arms(engine, chooser.pool)}
     figures = [Figure("prompts.bandit.blocks", len(shares), "blocks", command=COMMAND)]
@@ -241,7 +243,9 @@ def run(settings: Settings, options: BenchOptions) -> list[Figure]:
         tempfile.TemporaryDirectory() as tmp,
         SimulatorServer(teacher, SimulatorConfig(prompts=sensitivity)) as sim,
     ):
-        client = LLMClient(base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=10)
+        client = LLMClient(
+            base_url=sim.base_url, api_key="", model="teacher-sim", timeout_s=10, prices=PRICES
+        )
         engine, examples = fresh_store(f"sqlite:///{tmp}/retrieval.db", teacher, pool, embedder)
         register_gold(engine, gold)
         figures = _retrieval(engine, client, labels, examples, gold)
