@@ -11,8 +11,9 @@ them). The rules, pure of any store; randomness is handed in by the caller:
    highest. Arms that look better get more traffic, and an arm with few rewards still
    gets some while its posterior is wide. Thompson sampling alone starves a clearly worse
    arm (measured by `sieve bench prompts`: 0-8% of the traffic; no promotion after 500
-   messages), so reaching the minimum of rule 2 takes very long; hence an exploration floor: while some arms are below
-   ``min_rewards``, a share ``explore_share`` of the picks goes to them (uniformly).
+   messages), so reaching the minimum of rule 2 takes very long. Hence an exploration
+   floor: while some arms are below ``min_rewards``, a share ``explore_share`` of the
+   picks goes to them (uniformly).
 2. **Promote** (``promotion``): once every arm has at least ``min_rewards`` rewards, and
    the probability that one arm is the best — estimated by ``draws`` joint draws from the
    Betas — reaches ``confidence``, that arm wins: it becomes the only active version.
