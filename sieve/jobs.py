@@ -86,9 +86,12 @@ def requeue(settings: Settings, *, failed: bool, stuck_after_s: float | None = N
     sink = celery_sink(settings, engine)
     count = sink.drain(older_than_s=0, enqueued_after_s=stuck_after_s)
     if failed:
-        version = load_prompt(settings.llm.prompt).version_id
-        failures = failed_labels(engine, version, settings.llm.model)
-        count += sink.enqueue(failures, force=True)
+        # Every version in use: with a prompt A/B, each keeps its own failed rows.
+        from sieve.workers.llm.prompt_choice import load_prompts
+
+        for prompt in load_prompts(settings.llm.prompt_names()):
+            failures = failed_labels(engine, prompt.version_id, settings.llm.model)
+            count += sink.enqueue(failures, force=True)
     print(f"re-enqueued {count} messages")
     return 0
 

@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from sieve.admin.deps import EngineDep, LimitsDep, SettingsDep
-from sieve.admin.schemas import DriftFigure, HourShare, LimitUse, LLMTotals, Stats
+from sieve.admin.schemas import (
+    DriftFigure,
+    HourShare,
+    LimitUse,
+    LLMTotals,
+    PromptArm,
+    PromptStats,
+    PromptVersionStats,
+    Stats,
+)
+from sieve.store import prompt_arms
 from sieve.store.escalations import EscalationStatus, count_escalations
 from sieve.store.routing_stats import rule_decisions, stored_drift
 from sieve.store.stats import store_stats
@@ -66,4 +76,37 @@ def stats(engine: EngineDep, limits: LimitsDep, settings: SettingsDep) -> Stats:
             )
             for signal in drift
         },
+        prompts=prompt_stats(engine),
+    )
+
+
+def prompt_stats(engine: EngineDep) -> PromptStats:
+    versions = [
+        PromptVersionStats(
+            prompt_version=row.prompt_version,
+            labels=row.labels,
+            rewards=row.correct + row.wrong,
+            accuracy=row.accuracy,
+            requests=row.requests,
+            cost_usd=row.cost_usd,
+            cost_per_label_usd=row.cost_usd / row.labels if row.labels else None,
+            mean_latency_ms=row.mean_latency_ms,
+        )
+        for row in prompt_arms.version_figures(engine)
+    ]
+    arms = prompt_arms.arms(engine)
+    traffic = {pool: prompt_arms.assignment_counts(engine, pool) for pool in {a.pool for a in arms}}
+    return PromptStats(
+        versions=versions,
+        arms=[
+            PromptArm(
+                pool=arm.pool,
+                prompt_version=arm.prompt_version,
+                status=arm.status.value,
+                assigned=traffic[arm.pool].get(arm.prompt_version, 0),
+                reason=arm.reason,
+                updated_at=arm.updated_at,
+            )
+            for arm in arms
+        ],
     )

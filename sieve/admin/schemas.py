@@ -101,6 +101,31 @@ class DriftFigure(BaseModel):
     current_messages: int
 
 
+class PromptVersionStats(BaseModel):
+    prompt_version: str
+    labels: int = Field(description="OK LLM labels from this version")
+    rewards: int = Field(description="of those, messages with a human label to compare with")
+    accuracy: float | None = Field(description="agreement with the human labels; None: no reward")
+    requests: int = Field(description="requests sent (ledger)")
+    cost_usd: float
+    cost_per_label_usd: float | None
+    mean_latency_ms: float | None = Field(description="answered requests")
+
+
+class PromptArm(BaseModel):
+    pool: str = Field(description="the prompt versions tested together (SIEVE_LLM__PROMPTS)")
+    prompt_version: str
+    status: Literal["active", "promoted", "retired"]
+    assigned: int = Field(description="messages this version was chosen for: its traffic")
+    reason: str | None = Field(description="why it was promoted or retired")
+    updated_at: datetime | None
+
+
+class PromptStats(BaseModel):
+    versions: list[PromptVersionStats]
+    arms: list[PromptArm] = Field(description="prompt A/B pools and where each arm stands")
+
+
 class Stats(BaseModel):
     messages_total: int
     active_version: str | None
@@ -121,6 +146,7 @@ class Stats(BaseModel):
         description="escalation_rate, label_mix, confidence: the active model's latest "
         "decisions against its first (or previous) window",
     )
+    prompts: PromptStats = Field(description="per prompt version: accuracy, cost, latency; A/B")
 
 
 class Health(BaseModel):

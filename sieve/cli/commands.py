@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -131,6 +132,14 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             data_dir=args.data_dir,
             work_dir=settings.data_dir / "faults",
         )
+    if args.bench == "prompts":
+        from sieve.bench import prompts
+
+        options = prompts.BenchOptions(data_dir=args.data_dir)
+        if args.messages is not None:
+            options = dataclasses.replace(options, messages=args.messages)
+        prompts.run(settings, options)
+        return 0
     if args.bench == "teacher":
         from sieve.bench import teacher
 

@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
             "teacher",
             "cascade",
             "faults",
+            "prompts",
         ),
         help="one benchmark (default: the speed suite)",
     )
@@ -125,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="classify: student family to train (default: SIEVE_MODELS__FAMILY)",
     )
     sub.add_argument(
-        "--messages", type=positive_int, help="stream, scale: messages (default 20,000)"
+        "--messages",
+        type=positive_int,
+        help="stream, scale: messages (20,000); prompts: gold messages per prompt (500)",
     )
     sub.add_argument(
         "--data-dir",

@@ -67,6 +67,20 @@ class LLMSettings(_Section):
     timeout_s: float = Field(30.0, gt=0)
     # Prompt template (sieve/labeler/prompts/<prompt>.yaml); its version is stored per label.
     prompt: str = "classify-zero-shot"
+    # Prompt A/B: two or more templates, comma-separated ("classify-zero-shot,classify-
+    # retrieval"; "name@version" is checked against the file), sharing the traffic by
+    # Thompson sampling (SIEVE_BANDIT__*) until one is promoted. Empty: `prompt` alone.
+    prompts: str = ""
+    # Retrieval prompts (retrieval_k in the YAML): the index of labeled examples is rebuilt
+    # at most this often, when the active model or the number of labels changed.
+    retrieval_refresh_s: float = Field(60.0, ge=0)
+    retrieval_max_examples: int = Field(20_000, ge=1)
+
+    def prompt_names(self) -> list[str]:
+        """The templates in use: ``prompts`` when set, else ``prompt``."""
+        names = [name.strip() for name in self.prompts.split(",") if name.strip()]
+        return names or [self.prompt]
+
     json_mode: bool = True  # response_format=json_object; turn off for endpoints without it
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(512, ge=1)
@@ -84,6 +98,22 @@ class LLMSettings(_Section):
     # is settled with the endpoint's own usage once answered.
     max_requests_per_minute: int | None = Field(None, ge=1)
     max_tokens_per_minute: int | None = Field(None, ge=1)
+
+
+class BanditSettings(_Section):
+    """Prompt A/B (SIEVE_LLM__PROMPTS): Thompson sampling on agreement with human labels."""
+
+    # Promote a version once P(it is the best) reaches this, by Monte Carlo over the Betas...
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    # ...and every version has at least this many rewards.
+    min_rewards: int = Field(30, ge=1)
+    # While some versions have fewer rewards than that, this share of the traffic goes to
+    # them: Thompson sampling alone starves a clearly worse version before its minimum.
+    explore_share: float = Field(0.2, ge=0.0, le=1.0)
+    draws: int = Field(4_000, ge=100)
+    # How often a worker re-reads the rewards and checks for a winner.
+    refresh_s: float = Field(10.0, ge=0)
+    seed: int | None = None
 
 
 class BudgetSettings(_Section):
@@ -309,6 +339,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     llm: LLMSettings = LLMSettings()
     budget: BudgetSettings = BudgetSettings()
+    bandit: BanditSettings = BanditSettings()
     celery: CelerySettings = CelerySettings()
     models: ModelsSettings = ModelsSettings()
     routing: RoutingSettings = RoutingSettings()

@@ -10,5 +10,8 @@
   ``RequestGate`` role that admits each request (the workers' limits and budgets).
 - ``service.py``: ``label_message`` — cache, then one LLM labeling (single flight on the
   cache key when given leases), then cache; what a task calls.
-- ``sim/``: the teacher simulator, an OpenAI-compatible server answering from labeled data.
+- ``retrieval.py``: the labeled examples nearest to a message, for retrieval prompts;
+  ``bandit.py``: prompt A/B by Thompson sampling, and when a version has won.
+- ``sim/``: the teacher simulator, an OpenAI-compatible server answering from labeled data
+  (``sim/prompting.py``: accuracy that depends on the prompt).
 """

@@ -39,7 +39,7 @@ from sieve.core.settings import LLMSettings
 from sieve.labeler.answer import LLMAnswer
 from sieve.labeler.cost import DEFAULT_PRICES, PriceTable, cost_usd, parse_prices
 from sieve.labeler.parsing import LabelOutsideSet, parse_answer
-from sieve.labeler.prompts import ChatMessage, PromptTemplate
+from sieve.labeler.prompts import ChatMessage, FewShotExample, PromptTemplate
 from sieve.labeler.usage import (
     LLMRequest,
     NoRecorder,
@@ -170,12 +170,14 @@ class LLMClient:
         labels: Sequence[str],
         params: LLMParams | None = None,
         recorder: RequestRecorder | None = None,
+        retrieved: Sequence[FewShotExample] = (),
     ) -> LLMAnswer:
         """The label of ``text``; raises TransientLLMError, PermanentLLMError, LabelOutsideSet.
-        Every request made is reported to ``recorder`` before this returns or raises."""
+        Every request made is reported to ``recorder`` before this returns or raises.
+        ``retrieved``: labeled examples for a prompt with ``retrieval_k``."""
         params = params or self.params
         report = _Report(self, prompt.version_id, recorder or NoRecorder())
-        messages = prompt.render(text, labels)
+        messages = prompt.render(text, labels, retrieved)
         started = time.perf_counter()
         tokens_in = tokens_out = 0
         for turn in range(1, self.corrective_retries + 2):

@@ -56,29 +56,45 @@ class PromptTemplate:
     user_template: str
     output_instructions: str
     examples: tuple[FewShotExample, ...] = ()
+    # How many retrieved examples to ask for (0: the prompt uses none).
+    retrieval_k: int = 0
+    label_descriptions: tuple[tuple[str, str], ...] = ()
 
     @property
     def version_id(self) -> str:
         """What is stored with every label: ``name@version``."""
         return f"{self.name}@{self.version}"
 
-    def render(self, text: str, labels: Sequence[str]) -> list[ChatMessage]:
-        """OpenAI chat messages: system, few-shot turns (labels in the set only), the text."""
+    def render(
+        self, text: str, labels: Sequence[str], retrieved: Sequence[FewShotExample] = ()
+    ) -> list[ChatMessage]:
+        """OpenAI chat messages: system, few-shot turns (labels in the set only; the static
+        examples, then at most ``retrieval_k`` of ``retrieved``), the text."""
         if not labels:
             raise ConfigError("cannot render a prompt for an empty label set")
         label_set = set(labels)
         messages = [{"role": "system", "content": self.system}]
         for example in self.examples:
-            if example.label not in label_set:
-                continue
-            messages.append({"role": "user", "content": self._user(example.text, labels)})
-            messages.append({"role": "assistant", "content": _example_answer(example)})
+            if example.label in label_set:
+                messages.append({"role": "user", "content": self._user(example.text, labels)})
+                messages.append({"role": "assistant", "content": _example_answer(example)})
+        # Retrieved examples show the message only: repeating the label list (and its
+        # descriptions) in each of them multiplied the prompt's tokens by ~10 (Banking77).
+        for example in retrieved[: self.retrieval_k]:
+            if example.label in label_set:
+                shown = f"Message:\n{_OPEN}\n{escape_feedback(example.text)}\n{_CLOSE}"
+                messages.append({"role": "user", "content": shown})
+                messages.append({"role": "assistant", "content": _example_answer(example)})
         messages.append({"role": "user", "content": self._user(text, labels)})
         return messages
 
     def _user(self, text: str, labels: Sequence[str]) -> str:
+        described = dict(self.label_descriptions)
         values = {
-            "labels": "\n".join(f"- {label}" for label in labels),
+            "labels": "\n".join(
+                f"- {label}: {described[label]}" if label in described else f"- {label}"
+                for label in labels
+            ),
             "text": escape_feedback(text),
             "output_instructions": self.output_instructions,
         }
@@ -156,6 +172,10 @@ def _from_document(document: Any, name: str) -> PromptTemplate:
         )
         for item in document.get("examples") or []
     )
+    retrieval_k = document.get("retrieval_k", 0)
+    if not isinstance(retrieval_k, int) or isinstance(retrieval_k, bool) or retrieval_k < 0:
+        raise ConfigError(f"prompt {name!r}: retrieval_k must be a whole number >= 0")
+    descriptions = document.get("label_descriptions")
     return PromptTemplate(
         name=name,
         version=version,
@@ -164,4 +184,20 @@ def _from_document(document: Any, name: str) -> PromptTemplate:
         user_template=str(document["user_template"]),
         output_instructions=str(document["output_instructions"]).strip(),
         examples=examples,
+        retrieval_k=retrieval_k,
+        label_descriptions=_descriptions(descriptions, name) if descriptions else (),
     )
+
+
+def _descriptions(file_name: Any, prompt: str) -> tuple[tuple[str, str], ...]:
+    """The label → description mapping of a YAML file in the prompts folder."""
+    resource = _PROMPTS_FOLDER.joinpath(str(file_name))
+    if not resource.is_file():
+        raise ConfigError(f"prompt {prompt!r}: no label description file {file_name!r}")
+    try:
+        mapping = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file_name}: not valid YAML: {exc}") from exc
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{file_name}: expected a mapping label → description")
+    return tuple((str(label), " ".join(str(line).split())) for label, line in mapping.items())

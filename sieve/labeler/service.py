@@ -27,7 +27,7 @@ from sieve.core.errors import TransientError
 from sieve.labeler.answer import LLMAnswer
 from sieve.labeler.cache import AnswerCache, cache_key
 from sieve.labeler.client import LLMClient, LLMParams
-from sieve.labeler.prompts import PromptTemplate
+from sieve.labeler.prompts import FewShotExample, PromptTemplate
 from sieve.labeler.usage import RequestRecorder
 
 logger = logging.getLogger(__name__)
@@ -72,16 +72,20 @@ def label_message(
     recorder: RequestRecorder | None = None,
     leases: KeyLeases | None = None,
     lease_ttl_s: int = ANSWER_LEASE_TTL_S,
+    retrieved: Sequence[FewShotExample] = (),
 ) -> LabelResult:
     """The label of ``text`` under ``prompt``; ``params`` default to the client's. Every
-    request is reported to ``recorder``; ``leases`` make the call single flight."""
+    request is reported to ``recorder``; ``leases`` make the call single flight.
+    ``retrieved``: the examples a retrieval prompt shows. They are not part of the cache
+    key: a text is paid for once per prompt version, whatever examples it was shown."""
     params = params or client.params
     key = cache_key(text, prompt.version_id, client.model, params.canonical_json(), labels)
     hit = _cached(cache, key, labels)
     if hit is not None:
         return hit
+    call = _Call(client, cache, prompt, labels, params, recorder, retrieved)
     if leases is None:
-        return _call(text, key, client, cache, prompt, labels, params, recorder)
+        return call(text, key)
     lease = f"answer:{key}"
     token = leases.acquire(lease, lease_ttl_s)
     if token is None:
@@ -90,7 +94,7 @@ def label_message(
         hit = _cached(cache, key, labels)
         if hit is not None:
             return hit
-        return _call(text, key, client, cache, prompt, labels, params, recorder)
+        return call(text, key)
     finally:
         leases.release(lease, token)
 
@@ -106,17 +110,22 @@ def _cached(cache: AnswerCache, key: str, labels: Sequence[str]) -> LabelResult 
     return None
 
 
-def _call(
-    text: str,
-    key: str,
-    client: LLMClient,
-    cache: AnswerCache,
-    prompt: PromptTemplate,
-    labels: Sequence[str],
-    params: LLMParams,
-    recorder: RequestRecorder | None,
-) -> LabelResult:
-    answer = client.label(text, prompt, labels, params, recorder)
-    cache.put(key, answer)
-    cost = client.cost_usd(answer.tokens_in, answer.tokens_out)
-    return LabelResult(answer=answer, cached=False, cost_usd=cost, cache_key=key)
+@dataclass(frozen=True)
+class _Call:
+    """One paid labeling, its answer cached."""
+
+    client: LLMClient
+    cache: AnswerCache
+    prompt: PromptTemplate
+    labels: Sequence[str]
+    params: LLMParams
+    recorder: RequestRecorder | None
+    retrieved: Sequence[FewShotExample]
+
+    def __call__(self, text: str, key: str) -> LabelResult:
+        answer = self.client.label(
+            text, self.prompt, self.labels, self.params, self.recorder, self.retrieved
+        )
+        self.cache.put(key, answer)
+        cost = self.client.cost_usd(answer.tokens_in, answer.tokens_out)
+        return LabelResult(answer=answer, cached=False, cost_usd=cost, cache_key=key)

@@ -114,6 +114,7 @@ class OnnxClassifier:
         self.flat = {item.name for item in session.get_inputs()} == set(FLAT_INPUTS)
         if self.flat and not hasattr(featurizer, "transform_flat"):
             raise PermanentError(f"model {version}: a flat graph needs a flat featuriser")
+        self.has_embedding = EMBEDDING_OUTPUT in outputs
         # float32 [D, R]: one matrix product gives every similarity of a chunk.
         self.reference_t = (
             np.ascontiguousarray(reference.astype(np.float32).T)
@@ -232,6 +233,30 @@ class OnnxClassifier:
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self.infer(*self.features(texts))
+
+    @property
+    def id(self) -> str:
+        """The embedding space's name (sieve.labeler.retrieval.TextEmbedder): the version."""
+        return self.version
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised embeddings float32 [N, D], the space ``similarity`` is measured in;
+        PermanentError for a graph without an embedding output."""
+        if not self.has_embedding:
+            raise PermanentError(f"model {self.version} has no {EMBEDDING_OUTPUT} output")
+        ids, second = self.features(texts)
+        chunks = self._flat_chunks(ids, second) if self.flat else self._padded_chunks(ids, second)
+        out: np.ndarray | None = None
+        for rows, feeds in chunks:
+            (vectors,) = self.session.run([EMBEDDING_OUTPUT], feeds)
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        if out is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        normalised: np.ndarray = out / np.maximum(norms, 1e-12)
+        return normalised
 
 
 def open_session(model_path: Path, intra_op_num_threads: int) -> ort.InferenceSession:

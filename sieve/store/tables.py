@@ -198,3 +198,30 @@ spend_counters = Table(
     Column("amount", Float, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# Prompt A/B (sieve.labeler.bandit): one row per (pool, prompt version), where the pool is
+# the set of prompt versions configured together (SIEVE_LLM__PROMPTS, sorted, joined by
+# commas). `active` until a version wins: the winner is `promoted`, the others `retired`.
+PROMPT_POOL_CHARS = 255
+
+prompt_arms = Table(
+    "prompt_arms",
+    metadata,
+    Column("pool", String(PROMPT_POOL_CHARS), primary_key=True),
+    Column("prompt_version", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # ArmStatus (prompt_arms.py)
+    Column("reason", Text),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+# Which prompt version of a pool labels a message, chosen once: a retried or redelivered
+# task labels with the same version instead of drawing again (and paying twice).
+prompt_assignments = Table(
+    "prompt_assignments",
+    metadata,
+    Column("pool", String(PROMPT_POOL_CHARS), primary_key=True),
+    Column("message_id", String(MESSAGE_ID_CHARS), primary_key=True),
+    Column("prompt_version", String(64), nullable=False),
+    _created_at(),
+)

@@ -25,6 +25,7 @@ from typing import Any
 from sieve.labeler.prompts import extract_feedback
 from sieve.labeler.sim.faults import Fault, FaultRates, LatencySpec
 from sieve.labeler.sim.noise import Teacher, TeacherChoice, unit_interval
+from sieve.labeler.sim.prompting import PromptSensitivity
 
 OUTSIDE_LABEL = "none_of_the_above"
 _PAID = frozenset({"ok", Fault.MALFORMED.value, Fault.OUTSIDE_SET.value})
@@ -42,6 +43,8 @@ class SimulatorConfig:
     api_key: str | None = None
     # Answer 400 to response_format, like endpoints without JSON mode.
     reject_response_format: bool = False
+    # Accuracy that depends on the prompt (prompting.py); off by default.
+    prompts: PromptSensitivity = field(default_factory=PromptSensitivity)
 
 
 @dataclass
@@ -125,6 +128,7 @@ class SimulatedEndpoint:
         self._open.set()
         self._refuse_held = False
         self._held = 0
+        self._systems = config.prompts.systems() if config.prompts.active else {}
 
     def reset(self) -> None:
         """Zero the counters and the per-text attempt numbers (faults replay from the start)."""
@@ -221,7 +225,13 @@ class SimulatedEndpoint:
         return self.teacher.find_known_text(users[-1]) if users else None
 
     def _answer(self, messages: list[Any], key: str, fault: Fault) -> Reply:
-        choice = self.teacher.choose(key)
+        accuracy = None
+        if self.config.prompts.active:
+            gold = self.teacher.gold_of(key)
+            accuracy = self.config.prompts.accuracy(
+                messages, gold, self.teacher.accuracy, self._systems
+            )
+        choice = self.teacher.choose(key, accuracy=accuracy)
         label = choice.label
         if fault is Fault.OUTSIDE_SET:
             label = OUTSIDE_LABEL if OUTSIDE_LABEL not in self.teacher.labels else "__outside__"

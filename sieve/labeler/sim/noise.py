@@ -108,14 +108,21 @@ class Teacher:
         found = [text for text in self._gold if text and text in content]
         return max(found, key=len) if found else None
 
-    def choose(self, text: str) -> TeacherChoice:
-        """The simulated model's label for ``text``; the same text, the same label."""
+    def gold_of(self, text: str) -> str | None:
+        known = self.known_text(text)
+        return None if known is None else self._gold[known]
+
+    def choose(self, text: str, accuracy: float | None = None) -> TeacherChoice:
+        """The simulated model's label for ``text``; the same text, the same label.
+        ``accuracy`` replaces the teacher's own for this answer (a prompt-sensitive
+        simulator); the same dice decide, so a text right at 0.7 stays right at 0.9."""
         known = self.known_text(text)
         if known is None:
             index = int(unit_interval(self.seed, "unknown", text) * len(self.labels))
             return TeacherChoice(label=self.labels[index], gold=None)
         gold = self._gold[known]
-        if unit_interval(self.seed, "correct", known) < self.accuracy:
+        threshold = self.accuracy if accuracy is None else accuracy
+        if unit_interval(self.seed, "correct", known) < threshold:
             return TeacherChoice(label=gold, gold=gold)
         candidates = self.wrong_candidates(gold)
         index = int(unit_interval(self.seed, "wrong", known) * len(candidates))

@@ -32,6 +32,7 @@ from sieve.core.logging import setup_logging
 from sieve.labeler.sim.endpoint import Reply, SimulatedEndpoint, SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates, LatencySpec
 from sieve.labeler.sim.noise import NoiseKind, Teacher
+from sieve.labeler.sim.prompting import PromptSensitivity, parse_prompt_accuracy
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +288,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--hang-s", type=float, default=60.0)
     add("--rate-malformed", type=float, default=0.0, help="share answered with broken JSON")
     add("--rate-outside", type=float, default=0.0, help="share answered outside the label set")
+    add(
+        "--example-accuracy",
+        type=float,
+        help="prompt-sensitive: accuracy when the prompt shows an example with the true label",
+    )
+    add(
+        "--prompt-accuracy",
+        action="append",
+        default=[],
+        metavar="NAME@VERSION=ACC",
+        help="prompt-sensitive: accuracy for requests from this prompt version; repeatable",
+    )
     add("--api-key", help="require this bearer token")
     add("--reject-response-format", action="store_true", help="answer 400 to JSON mode")
 
@@ -315,6 +328,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         hang_s=args.hang_s,
         api_key=args.api_key,
         reject_response_format=args.reject_response_format,
+        prompts=PromptSensitivity(
+            example_accuracy=args.example_accuracy,
+            prompt_accuracy=parse_prompt_accuracy(args.prompt_accuracy),
+        ),
     )
     return 0
 

@@ -12,9 +12,10 @@ from sieve.core.settings import Settings
 from sieve.labeler.cache import AnswerCache, RedisAnswerCache
 from sieve.labeler.client import LLMClient, LLMParams
 from sieve.labeler.cost import DEFAULT_PRICES, parse_prices
-from sieve.labeler.prompts import load_prompt
+from sieve.models.registry import open_registry
 from sieve.store.engine import make_engine
 from sieve.store.ledger import LedgerRecorder
+from sieve.store.prompt_arms import pool_of
 from sieve.workers.kafka_adapter import make_producer
 from sieve.workers.label_set import deployment_label_set
 from sieve.workers.llm.budget import (
@@ -26,8 +27,10 @@ from sieve.workers.llm.budget import (
     limits_from,
 )
 from sieve.workers.llm.escalation import CeleryEscalationSink
+from sieve.workers.llm.examples import ActiveModelEmbedder, StoreExamples
 from sieve.workers.llm.labeling import LabelingContext
 from sieve.workers.llm.leases import Leases, RedisLeases, StoreAnswerCache, StoreLeases
+from sieve.workers.llm.prompt_choice import PromptChooser, load_prompts
 
 
 def redis_client(settings: Settings) -> redis.Redis:
@@ -53,10 +56,15 @@ def celery_sink(settings: Settings, engine: Engine) -> CeleryEscalationSink:
     return CeleryEscalationSink(
         engine,
         leases(settings, engine),
-        prompt_version=load_prompt(settings.llm.prompt).version_id,
+        prompt_version=prompt_pool(settings),
         queue=settings.celery.queue,
         max_waiting=settings.celery.max_waiting,
     )
+
+
+def prompt_pool(settings: Settings) -> str:
+    """The prompt version in use, or with a prompt A/B the pool of versions (``a@1,b@1``)."""
+    return pool_of([prompt.version_id for prompt in load_prompts(settings.llm.prompt_names())])
 
 
 def budget(settings: Settings, engine: Engine) -> Budget:
@@ -73,6 +81,16 @@ def labeling_context(settings: Settings) -> LabelingContext:
     """Everything a Celery worker process needs to label escalations."""
     llm = settings.llm
     engine = make_engine(settings.database_url, echo=settings.database.echo)
+    prompts = load_prompts(llm.prompt_names())
+    chooser = PromptChooser(engine, prompts, llm_model=llm.model, bandit=settings.bandit)
+    examples = None
+    if any(prompt.retrieval_k for prompt in prompts):
+        examples = StoreExamples(
+            engine,
+            ActiveModelEmbedder(engine, open_registry(settings)),
+            refresh_s=llm.retrieval_refresh_s,
+            max_examples=llm.retrieval_max_examples,
+        )
     return LabelingContext(
         engine=engine,
         producer=make_producer(settings.kafka),
@@ -94,8 +112,10 @@ def labeling_context(settings: Settings) -> LabelingContext:
         ),
         cache=answer_cache(settings, engine),
         leases=leases(settings, engine),
-        prompt=load_prompt(llm.prompt),
+        prompt=prompts[0],
         labels=deployment_label_set(settings.labels_file),
         ledger=LedgerRecorder(engine),
         lock_ttl_s=int(settings.celery.time_limit_s) + 30,
+        chooser=None if chooser.single else chooser,
+        examples=examples,
     )

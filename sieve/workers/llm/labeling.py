@@ -3,6 +3,9 @@
 Called by the Celery task `label_with_llm` (and by the CLI's re-queue). Every step is
 idempotent, because Celery redelivers (acks_late) and retries:
 
+    0. the prompt version: the one configured, or with several (prompt A/B) the version
+       assigned to the message, drawn once by the bandit (prompt_choice.py); a retrieval
+       prompt is shown the labeled examples nearest to the text (examples.py);
     1. a label row already OK for (message, prompt version, LLM model)? announce if not yet
        announced, and stop: no call.
     2. take a short lease on the message (Redis or the database), so two copies of the task
@@ -32,7 +35,7 @@ from sieve.core.events import LabelEvent, LabelSource
 from sieve.labeler.cache import AnswerCache, CacheUnavailable
 from sieve.labeler.client import LLMClient, PermanentLLMError, TransientLLMError
 from sieve.labeler.parsing import LabelOutsideSet
-from sieve.labeler.prompts import PromptTemplate
+from sieve.labeler.prompts import FewShotExample, PromptTemplate
 from sieve.labeler.service import AnswerInFlight, LabelResult, label_message
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.coordination import LeaseKind, lease_name
@@ -52,7 +55,9 @@ from sieve.store.labels import (
 )
 from sieve.store.ledger import LedgerRecorder
 from sieve.workers.llm.budget import OverLimit
+from sieve.workers.llm.examples import StoreExamples
 from sieve.workers.llm.leases import Leases
+from sieve.workers.llm.prompt_choice import PromptChooser
 from sieve.workers.records import RecordProducer
 
 logger = logging.getLogger(__name__)
@@ -125,23 +130,37 @@ class LabelingContext:
     ledger: LedgerRecorder
     # Message locks and answer leases: past it, a crashed holder's lease is free again.
     lock_ttl_s: int = 180
+    # Prompt A/B between several versions; None: ``prompt`` labels every message.
+    chooser: PromptChooser | None = None
+    # The labeled examples for prompts with retrieval_k; None: such prompts get none.
+    examples: StoreExamples | None = None
 
     @property
     def key(self) -> tuple[str, str]:
+        """(prompt version, LLM model) of the configured prompt; with an A/B, the first."""
         return self.prompt.version_id, self.client.model
+
+    def prompt_for(self, message_id: str) -> PromptTemplate:
+        return self.prompt if self.chooser is None else self.chooser.for_message(message_id)
+
+    def retrieved(self, prompt: PromptTemplate, message_id: str, text: str) -> list[FewShotExample]:
+        if not prompt.retrieval_k or self.examples is None:
+            return []
+        return self.examples.nearest(text, prompt.retrieval_k, message_id=message_id)
 
 
 def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
-    prompt_version, model = ctx.key
-    existing = find_label(ctx.engine, message_id, prompt_version, model)
     message = escalated_message(ctx.engine, message_id)
     if message is None:
         logger.error("escalated message %s is not in the store: nothing to label", message_id)
         return Outcome.UNKNOWN_MESSAGE
+    prompt = ctx.prompt_for(message_id)
+    prompt_version, model = prompt.version_id, ctx.client.model
+    existing = find_label(ctx.engine, message_id, prompt_version, model)
     if existing is not None and existing.status == LabelStatus.OK:
         # A task killed between the label row and the status update left it `enqueued`.
         set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
-        _announce(ctx, message, existing)
+        _announce(ctx, message, existing, prompt_version)
         return Outcome.ALREADY_LABELED
     lock = lease_name(LeaseKind.LABEL_LOCK, message_id, prompt_version)
     token = ctx.leases.acquire(lock, ctx.lock_ttl_s)
@@ -152,15 +171,16 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
             message.text,
             client=ctx.client,
             cache=ctx.cache,
-            prompt=ctx.prompt,
+            prompt=prompt,
             labels=ctx.labels,
             recorder=ctx.ledger.for_message(message_id),
             leases=ctx.leases,
             lease_ttl_s=ctx.lock_ttl_s,
+            retrieved=ctx.retrieved(prompt, message_id, message.text),
         )
     except PermanentError as exc:
         metrics.record_labeling(failure=failure_kind(exc))
-        record_failure(ctx, message_id, f"{type(exc).__name__}: {exc}")
+        record_failure(ctx, message_id, f"{type(exc).__name__}: {exc}", prompt_version)
         return Outcome.FAILED
     except OverLimit as exc:
         if not exc.limit.is_budget:
@@ -176,7 +196,7 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
         ctx.leases.release(lock, token)
     stored = save_label(ctx.engine, _record(message_id, result))
     set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
-    _announce(ctx, message, stored)
+    _announce(ctx, message, stored, prompt_version)
     logger.info(
         "%s labeled %s by %s (%s)%s",
         message_id,
@@ -188,9 +208,12 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
     return Outcome.CACHED if result.cached else Outcome.LABELED
 
 
-def record_failure(ctx: LabelingContext, message_id: str, reason: str) -> None:
+def record_failure(
+    ctx: LabelingContext, message_id: str, reason: str, prompt_version: str | None = None
+) -> None:
     """A `failed` row: the message keeps its provisional label and can be re-queued."""
-    prompt_version, model = ctx.key
+    prompt_version = prompt_version or ctx.prompt_for(message_id).version_id
+    model = ctx.client.model
     save_label(
         ctx.engine,
         LabelRecord(
@@ -226,10 +249,12 @@ def _record(message_id: str, result: LabelResult) -> LabelRecord:
     )
 
 
-def _announce(ctx: LabelingContext, message: EscalatedMessage, stored: StoredLabel) -> None:
+def _announce(
+    ctx: LabelingContext, message: EscalatedMessage, stored: StoredLabel, prompt_version: str
+) -> None:
     if stored.announced:
         return
-    prompt_version, model = ctx.key
+    model = ctx.client.model
     event = LabelEvent(
         id=message.id,
         label=stored.label,

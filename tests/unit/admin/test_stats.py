@@ -99,6 +99,45 @@ def test_stats_endpoint(client: TestClient, engine: Engine) -> None:
     }
 
 
+def test_stats_shows_each_prompt_version_and_the_ab_arms(
+    client: TestClient, engine: Engine
+) -> None:
+    from sieve.store import prompt_arms
+
+    add_label(engine, "r1", cost_usd=0.1)
+    add_label(engine, "r2", cost_usd=0.3, label="card_linking")
+    add_label(engine, "r1", source="human", prompt_version="gold", llm_model="")
+    add_label(engine, "r2", source="human", prompt_version="gold", llm_model="")
+    add_label(engine, "r3", prompt_version="few-shot@1")
+    add_request(engine, "r1", RequestOutcome.OK, (10, 5), 0.1)
+    add_request(engine, "r2", RequestOutcome.OK, (10, 5), 0.3)
+    pool = prompt_arms.pool_of(["zero-shot@1", "few-shot@1"])
+    prompt_arms.ensure_arms(engine, pool, ["zero-shot@1", "few-shot@1"])
+    prompt_arms.assign(engine, pool, "r1", "zero-shot@1")
+    prompt_arms.assign(engine, pool, "r2", "zero-shot@1")
+    prompt_arms.assign(engine, pool, "r3", "few-shot@1")
+    prompt_arms.promote(engine, pool, "few-shot@1", "P(best) 0.970 >= 0.950 after 60 rewards")
+
+    body = client.get("/stats").json()["prompts"]
+
+    versions = {row["prompt_version"]: row for row in body["versions"]}
+    assert versions["zero-shot@1"] == {
+        "prompt_version": "zero-shot@1",
+        "labels": 2,
+        "rewards": 2,
+        "accuracy": 0.5,
+        "requests": 2,
+        "cost_usd": pytest.approx(0.4),
+        "cost_per_label_usd": pytest.approx(0.2),
+        "mean_latency_ms": pytest.approx(versions["zero-shot@1"]["mean_latency_ms"]),
+    }
+    assert versions["few-shot@1"]["rewards"] == 0 and versions["few-shot@1"]["accuracy"] is None
+    arms = {arm["prompt_version"]: arm for arm in body["arms"]}
+    assert arms["few-shot@1"]["status"] == "promoted" and arms["few-shot@1"]["assigned"] == 1
+    assert arms["few-shot@1"]["reason"].startswith("P(best) 0.970")
+    assert (arms["zero-shot@1"]["status"], arms["zero-shot@1"]["assigned"]) == ("retired", 2)
+
+
 def test_stats_on_an_empty_store(client: TestClient) -> None:
     body = client.get("/stats").json()
 
@@ -106,6 +145,7 @@ def test_stats_on_an_empty_store(client: TestClient) -> None:
     assert body["active_version"] is None
     assert body["escalated_share_24h"] is None
     assert body["llm"]["calls"] == 0
+    assert body["prompts"] == {"versions": [], "arms": []}
 
 
 def test_stats_shows_each_llm_limit_and_the_deferred_escalations(

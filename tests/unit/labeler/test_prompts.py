@@ -8,10 +8,11 @@ from sieve.labeler.prompts import available_prompts, extract_feedback, load_prom
 LABELS = ["card_arrival", "card_linking", "pending_transfer"]
 
 
-def test_the_three_classification_prompts_ship_with_versions() -> None:
+def test_the_classification_prompts_ship_with_versions() -> None:
     assert available_prompts() == [
         "classify-chain-of-thought",
         "classify-few-shot",
+        "classify-retrieval",
         "classify-zero-shot",
     ]
     for name in available_prompts():
