@@ -11,7 +11,8 @@ idempotent, because Celery redelivers (acks_late) and retries:
        single flight on the cache key: another message with the same text being paid for
        right now → ``AnswerInFlight``, retried shortly and then served from the cache.
        Every HTTP request made is written to the ledger (store/ledger.py) as it ends;
-    4. upsert the label row (or a `failed` row with the reason, for permanent errors);
+    4. upsert the label row (or a `failed` row with the reason, for permanent errors) and
+       move the escalation to `labeled` (`failed`), in one transaction;
     5. produce the final label event, flush, mark the row announced.
 """
 
@@ -36,20 +37,9 @@ from sieve.labeler.prompts import PromptTemplate
 from sieve.labeler.service import AnswerInFlight, LabelResult, label_message
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.coordination import LeaseKind, lease_name
-from sieve.store.escalations import (
-    EscalatedMessage,
-    EscalationStatus,
-    escalated_message,
-    set_escalation_status,
-)
-from sieve.store.labels import (
-    LabelRecord,
-    LabelStatus,
-    StoredLabel,
-    find_label,
-    mark_announced,
-    save_label,
-)
+from sieve.store.escalations import EscalatedMessage, EscalationStatus, set_escalation_status
+from sieve.store.label_task import settle, task_state
+from sieve.store.labels import LabelRecord, LabelStatus, StoredLabel, mark_announced
 from sieve.store.ledger import LedgerRecorder
 from sieve.workers.llm.budget import OverLimit
 from sieve.workers.llm.leases import Leases
@@ -133,8 +123,8 @@ class LabelingContext:
 
 def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
     prompt_version, model = ctx.key
-    existing = find_label(ctx.engine, message_id, prompt_version, model)
-    message = escalated_message(ctx.engine, message_id)
+    state = task_state(ctx.engine, message_id, prompt_version, model)
+    message, existing = state.message, state.label
     if message is None:
         logger.error("escalated message %s is not in the store: nothing to label", message_id)
         return Outcome.UNKNOWN_MESSAGE
@@ -174,8 +164,7 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
     finally:
         # Expired while we waited on the LLM? Harmless: the row upsert is idempotent.
         ctx.leases.release(lock, token)
-    stored = save_label(ctx.engine, _record(message_id, result))
-    set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
+    stored = settle(ctx.engine, _record(message_id, result), EscalationStatus.LABELED)
     _announce(ctx, message, stored)
     logger.info(
         "%s labeled %s by %s (%s)%s",
@@ -191,7 +180,7 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
 def record_failure(ctx: LabelingContext, message_id: str, reason: str) -> None:
     """A `failed` row: the message keeps its provisional label and can be re-queued."""
     prompt_version, model = ctx.key
-    save_label(
+    settle(
         ctx.engine,
         LabelRecord(
             message_id,
@@ -202,8 +191,8 @@ def record_failure(ctx: LabelingContext, message_id: str, reason: str) -> None:
             LabelStatus.FAILED,
             error=reason,
         ),
+        EscalationStatus.FAILED,
     )
-    set_escalation_status(ctx.engine, [message_id], EscalationStatus.FAILED)
     logger.warning("%s: LLM labeling failed: %s", message_id, reason)
 
 
