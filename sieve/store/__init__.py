@@ -7,6 +7,7 @@ aggregate —
 - ``escalations.py``: escalations and their forward-only status (pending, enqueued,
   deferred, failed, labeled);
 - ``labels.py``: LLM and human labels; ``ledger.py``: every request sent to the LLM;
+  ``label_task.py``: what one LLM labeling task reads and writes, in few round trips;
 - ``versions.py``: model versions and activations; ``training.py``: training data and
   retraining runs;
 - ``coordination.py``: leases and the answer cache without Redis; ``spend.py``: the LLM

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.tables import escalations, messages, predictions
@@ -27,6 +27,12 @@ class EscalatedMessage:
 
 def escalated_message(engine: Engine, message_id: str) -> EscalatedMessage | None:
     """The message's text and the fast model's provisional label (newest prediction)."""
+    with engine.connect() as conn:
+        return read_escalated_message(conn, message_id)
+
+
+def read_escalated_message(conn: Connection, message_id: str) -> EscalatedMessage | None:
+    """escalated_message on the caller's connection."""
     query = (
         select(messages.c.id, messages.c.text, predictions.c.label, predictions.c.model_version)
         .join(predictions, predictions.c.message_id == messages.c.id, isouter=True)
@@ -34,8 +40,7 @@ def escalated_message(engine: Engine, message_id: str) -> EscalatedMessage | Non
         .order_by(predictions.c.created_at.desc())
         .limit(1)
     )
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
+    row = conn.execute(query).first()
     if row is None:
         return None
     return EscalatedMessage(row.id, row.text, row.label, row.model_version or NO_MODEL_VERSION)
@@ -87,14 +92,21 @@ def set_escalation_status(
     if not message_ids:
         return
     with engine.begin() as conn:
-        conn.execute(
-            escalations.update()
-            .where(
-                escalations.c.message_id.in_(list(message_ids)),
-                escalations.c.status.in_([str(before) for before in FORWARD[status]]),
-            )
-            .values(status=str(status), updated_at=datetime.now(UTC))
+        move_escalations(conn, message_ids, status)
+
+
+def move_escalations(
+    conn: Connection, message_ids: Sequence[str], status: EscalationStatus
+) -> None:
+    """set_escalation_status inside the caller's transaction."""
+    conn.execute(
+        escalations.update()
+        .where(
+            escalations.c.message_id.in_(list(message_ids)),
+            escalations.c.status.in_([str(before) for before in FORWARD[status]]),
         )
+        .values(status=str(status), updated_at=datetime.now(UTC))
+    )
 
 
 def count_escalations(engine: Engine, status: EscalationStatus) -> int:

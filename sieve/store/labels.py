@@ -6,13 +6,14 @@ row is replaced when a retry (or a re-queue from the CLI) succeeds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, select
+from sqlalchemy import Connection, Engine, Select, and_, func, select
 
 from sieve.core.events import LabelSource
 from sieve.store.repository import dialect_insert, transaction
@@ -62,20 +63,19 @@ class StoredLabel:
 
 def save_label(engine: Engine, record: LabelRecord) -> StoredLabel:
     """Upsert ``record`` unless an OK row exists; returns the row as it now stands."""
-    key = ("message_id", "source", "prompt_version", "llm_model")
-    row = asdict(record)
     with engine.begin() as conn:
-        insert = dialect_insert(conn, labels)
-        stmt = insert.values(**row).on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: insert.excluded[name] for name in row if name not in key},
-            where=labels.c.status == LabelStatus.FAILED,
-        )
-        conn.execute(stmt)
+        return upsert_label(conn, record)
+
+
+def upsert_label(conn: Connection, record: LabelRecord) -> StoredLabel:
+    """save_label inside the caller's transaction. The statement is built once per dialect
+    and RETURNING answers the usual case (a new row) without a second query: the labeling
+    task runs this once a message, and building the statement cost more CPU than running it."""
+    row = asdict(record)
+    stored = conn.execute(_label_upsert(conn.dialect.name), row).first()
+    if stored is None:  # an OK row was there already and is kept: read it
         stored = conn.execute(
-            select(labels.c.status, labels.c.label, labels.c.announced_at).where(
-                and_(*(labels.c[name] == row[name] for name in key))
-            )
+            select(*_STORED_COLUMNS).where(and_(*(labels.c[name] == row[name] for name in _KEY)))
         ).one()
     return StoredLabel(LabelStatus(stored.status), stored.label, stored.announced_at is not None)
 
@@ -83,17 +83,41 @@ def save_label(engine: Engine, record: LabelRecord) -> StoredLabel:
 def find_label(
     engine: Engine, message_id: str, prompt_version: str, llm_model: str
 ) -> StoredLabel | None:
-    query = select(labels.c.status, labels.c.label, labels.c.announced_at).where(
+    with engine.connect() as conn:
+        return read_llm_label(conn, message_id, prompt_version, llm_model)
+
+
+def read_llm_label(
+    conn: Connection, message_id: str, prompt_version: str, llm_model: str
+) -> StoredLabel | None:
+    """find_label on the caller's connection."""
+    query = select(*_STORED_COLUMNS).where(
         labels.c.message_id == message_id,
         labels.c.source == LabelSource.LLM,
         labels.c.prompt_version == prompt_version,
         labels.c.llm_model == llm_model,
     )
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
+    row = conn.execute(query).first()
     if row is None:
         return None
     return StoredLabel(LabelStatus(row.status), row.label, row.announced_at is not None)
+
+
+_KEY = ("message_id", "source", "prompt_version", "llm_model")
+_STORED_COLUMNS = (labels.c.status, labels.c.label, labels.c.announced_at)
+
+
+@functools.cache
+def _label_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE the other columns WHERE the row failed,
+    RETURNING the row: nothing is returned when an OK row is kept."""
+    insert = dialect_insert(dialect, labels)
+    values = [field.name for field in fields(LabelRecord) if field.name not in _KEY]
+    return insert.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={name: insert.excluded[name] for name in values},
+        where=labels.c.status == LabelStatus.FAILED,
+    ).returning(*_STORED_COLUMNS)
 
 
 def mark_announced(engine: Engine, message_id: str, prompt_version: str, llm_model: str) -> None:

@@ -58,9 +58,10 @@ def storable_key(value: str) -> bool:
     return "\x00" not in value
 
 
-def dialect_insert(conn: Connection, table: Table) -> Any:
-    """The INSERT of the connection's dialect, which has ``on_conflict_do_*``."""
-    dialect = conn.dialect.name
+def dialect_insert(conn: Connection | str, table: Table) -> Any:
+    """The INSERT of the connection's dialect (or of the dialect named), which has
+    ``on_conflict_do_*``."""
+    dialect = conn if isinstance(conn, str) else conn.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":

@@ -14,7 +14,8 @@ idempotent, because Celery redelivers (acks_late) and retries:
        single flight on the cache key: another message with the same text being paid for
        right now → ``AnswerInFlight``, retried shortly and then served from the cache.
        Every HTTP request made is written to the ledger (store/ledger.py) as it ends;
-    4. upsert the label row (or a `failed` row with the reason, for permanent errors);
+    4. upsert the label row (or a `failed` row with the reason, for permanent errors) and
+       move the escalation to `labeled` (`failed`), in one transaction;
     5. produce the final label event, flush, mark the row announced.
 """
 
@@ -39,20 +40,9 @@ from sieve.labeler.prompts import FewShotExample, PromptTemplate
 from sieve.labeler.service import AnswerInFlight, LabelResult, label_message
 from sieve.store.columns import NO_MODEL_VERSION
 from sieve.store.coordination import LeaseKind, lease_name
-from sieve.store.escalations import (
-    EscalatedMessage,
-    EscalationStatus,
-    escalated_message,
-    set_escalation_status,
-)
-from sieve.store.labels import (
-    LabelRecord,
-    LabelStatus,
-    StoredLabel,
-    find_label,
-    mark_announced,
-    save_label,
-)
+from sieve.store.escalations import EscalatedMessage, EscalationStatus, set_escalation_status
+from sieve.store.label_task import settle, task_state
+from sieve.store.labels import LabelRecord, LabelStatus, StoredLabel, mark_announced
 from sieve.store.ledger import LedgerRecorder
 from sieve.workers.llm.budget import OverLimit
 from sieve.workers.llm.examples import StoreExamples
@@ -150,13 +140,14 @@ class LabelingContext:
 
 
 def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
-    message = escalated_message(ctx.engine, message_id)
+    # The prompt first: with an A/B its choice is stored per message (a retry reuses it).
+    prompt = ctx.prompt_for(message_id)
+    prompt_version, model = prompt.version_id, ctx.client.model
+    state = task_state(ctx.engine, message_id, prompt_version, model)
+    message, existing = state.message, state.label
     if message is None:
         logger.error("escalated message %s is not in the store: nothing to label", message_id)
         return Outcome.UNKNOWN_MESSAGE
-    prompt = ctx.prompt_for(message_id)
-    prompt_version, model = prompt.version_id, ctx.client.model
-    existing = find_label(ctx.engine, message_id, prompt_version, model)
     if existing is not None and existing.status == LabelStatus.OK:
         # A task killed between the label row and the status update left it `enqueued`.
         set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
@@ -194,8 +185,7 @@ def label_escalated(ctx: LabelingContext, message_id: str) -> Outcome:
     finally:
         # Expired while we waited on the LLM? Harmless: the row upsert is idempotent.
         ctx.leases.release(lock, token)
-    stored = save_label(ctx.engine, _record(message_id, result))
-    set_escalation_status(ctx.engine, [message_id], EscalationStatus.LABELED)
+    stored = settle(ctx.engine, _record(message_id, result), EscalationStatus.LABELED)
     _announce(ctx, message, stored, prompt_version)
     logger.info(
         "%s labeled %s by %s (%s)%s",
@@ -214,7 +204,7 @@ def record_failure(
     """A `failed` row: the message keeps its provisional label and can be re-queued."""
     prompt_version = prompt_version or ctx.prompt_for(message_id).version_id
     model = ctx.client.model
-    save_label(
+    settle(
         ctx.engine,
         LabelRecord(
             message_id,
@@ -225,8 +215,8 @@ def record_failure(
             LabelStatus.FAILED,
             error=reason,
         ),
+        EscalationStatus.FAILED,
     )
-    set_escalation_status(ctx.engine, [message_id], EscalationStatus.FAILED)
     logger.warning("%s: LLM labeling failed: %s", message_id, reason)
 
 
