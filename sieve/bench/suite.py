@@ -85,11 +85,19 @@ def _scale(context: Context) -> list[Figure]:
     return scale.figures(context.suite, messages=context.options.get("messages", 20_000))
 
 
+def _llm(context: Context) -> list[Figure]:
+    from sieve.bench import llm_path
+
+    data = context.data_dir
+    return llm_path.overhead_figures(data / "test.jsonl", data / "labels.txt")
+
+
 PARTS: dict[str, Callable[[Context], list[Figure]]] = {
     "classify": _classify,
     "stream": _stream,
     "latency": _latency,
     "scale": _scale,
+    "llm": _llm,
 }
 
 
