@@ -244,6 +244,33 @@ class RetrainSettings(_Section):
     lock_ttl_s: int = Field(3_600, ge=60)
 
 
+class BootstrapSettings(_Section):
+    """Synthetic bootstrap (`sieve bootstrap`): before any traffic, the LLM writes example
+    messages per label and a first student is trained on them."""
+
+    # The generation prompt (sieve/labeler/prompts/generation/<prompt>.yaml).
+    prompt: str = "generate-examples"
+    per_label: int = Field(20, ge=1, le=200)
+    seed: int = 0
+    # Asked again for the shortfall after validation, at most this many more times a label.
+    extra_rounds: int = Field(1, ge=0, le=5)
+    # Validation bounds on a generated message, in characters (after trimming).
+    min_chars: int = Field(8, ge=1)
+    max_chars: int = Field(300, ge=1)
+    # Keep only examples the classification prompt labels as the label asked for (one
+    # labeling call per example: it roughly doubles the calls of a bootstrap).
+    verify: bool = False
+    # Synthetic examples train retrainings (never evaluate them once min_labels real labels
+    # exist) until this many real labels exist; from then on they are dropped.
+    drop_after_labels: int = Field(2_000, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds_are_ordered(self) -> BootstrapSettings:
+        if self.min_chars > self.max_chars:
+            raise ValueError("min_chars must not exceed max_chars")
+        return self
+
+
 class AdminSettings(_Section):
     token: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -280,6 +307,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     stream: StreamSettings = StreamSettings()
     retrain: RetrainSettings = RetrainSettings()
+    bootstrap: BootstrapSettings = BootstrapSettings()
     admin: AdminSettings = AdminSettings()
 
     @property

@@ -31,6 +31,7 @@ from sieve.core.dataset import read_label_set, read_labeled_jsonl
 from sieve.core.logging import setup_logging
 from sieve.labeler.sim.endpoint import Reply, SimulatedEndpoint, SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates, LatencySpec
+from sieve.labeler.sim.generator import ExampleGenerator
 from sieve.labeler.sim.noise import NoiseKind, Teacher
 
 logger = logging.getLogger(__name__)
@@ -142,8 +143,9 @@ class SimulatorServer:
         config: SimulatorConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        generator: ExampleGenerator | None = None,
     ) -> None:
-        self.endpoint = SimulatedEndpoint(teacher, config or SimulatorConfig())
+        self.endpoint = SimulatedEndpoint(teacher, config or SimulatorConfig(), generator)
         self.host = host
         self._server = _Server((host, port), self.endpoint)
         self._thread: threading.Thread | None = None
@@ -239,6 +241,7 @@ def run_simulator(
     faults: FaultRates | None = None,
     labels_path: Path | None = None,
     neighbours_k: int = 3,
+    generator: ExampleGenerator | None = None,
     **config: Any,
 ) -> None:
     """Serve in this thread until Ctrl-C. ``config``: the other SimulatorConfig fields."""
@@ -253,7 +256,7 @@ def run_simulator(
     settings = SimulatorConfig(
         seed=seed, latency=latency or LatencySpec(), faults=faults or FaultRates(), **config
     )
-    server = SimulatorServer(teacher, settings, host=host, port=port)
+    server = SimulatorServer(teacher, settings, host=host, port=port, generator=generator)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -287,6 +290,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--hang-s", type=float, default=60.0)
     add("--rate-malformed", type=float, default=0.0, help="share answered with broken JSON")
     add("--rate-outside", type=float, default=0.0, help="share answered outside the label set")
+    add(
+        "--generate-from",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.jsonl",
+        help="answer generation prompts with texts of the asked label from these files "
+        "(e.g. the train split; never the file you stream)",
+    )
+    add(
+        "--generate-exclude",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.jsonl",
+        help="never return a text of these files (the stream) as a generated example",
+    )
+    add("--off-label-rate", type=float, default=0.1, help="generated texts of another label")
+    add("--duplicate-rate", type=float, default=0.05, help="generated repeats of a text")
     add("--api-key", help="require this bearer token")
     add("--reject-response-format", action="store_true", help="answer 400 to JSON mode")
 
@@ -315,8 +337,20 @@ def run_from_args(args: argparse.Namespace) -> int:
         hang_s=args.hang_s,
         api_key=args.api_key,
         reject_response_format=args.reject_response_format,
+        generator=_generator(args),
     )
     return 0
+
+
+def _generator(args: argparse.Namespace) -> ExampleGenerator | None:
+    if not args.generate_from:
+        return None
+    return ExampleGenerator(
+        [record for path in args.generate_from for record in read_labeled_jsonl(path)],
+        off_label_rate=args.off_label_rate,
+        duplicate_rate=args.duplicate_rate,
+        exclude=[r.text for path in args.generate_exclude for r in read_labeled_jsonl(path)],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
