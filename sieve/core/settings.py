@@ -262,7 +262,7 @@ class BootstrapSettings(_Section):
     verify: bool = False
     # Synthetic examples train retrainings (never evaluate them once min_labels real labels
     # exist) until this many real labels exist; from then on they are dropped.
-    drop_after_labels: int = Field(2_000, ge=0)
+    drop_after_labels: int = Field(2_000, ge=1)
 
     @model_validator(mode="after")
     def _bounds_are_ordered(self) -> BootstrapSettings:
