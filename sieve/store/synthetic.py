@@ -52,7 +52,9 @@ def save_synthetic_examples(engine: Engine, examples: Sequence[SyntheticExample]
         for example in examples
     ]
     with transaction(engine) as conn:
-        before = int(conn.execute(select(func.count()).select_from(synthetic_examples)).scalar_one())
+        before = int(
+            conn.execute(select(func.count()).select_from(synthetic_examples)).scalar_one()
+        )
         upsert(conn, synthetic_examples, rows)
         after = int(conn.execute(select(func.count()).select_from(synthetic_examples)).scalar_one())
     return after - before

@@ -249,7 +249,9 @@ class SimulatedEndpoint:
         fault: Fault,
     ) -> Reply:
         assert self.generator is not None
-        texts = self.generator.examples(request.label, request.count, seed=seed, batch=request.batch)
+        texts = self.generator.examples(
+            request.label, request.count, seed=seed, batch=request.batch
+        )
         content = json.dumps({"messages": texts}, ensure_ascii=False)
         if fault is Fault.MALFORMED:
             content = content[: len(content) // 2]

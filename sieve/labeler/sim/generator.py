@@ -16,8 +16,9 @@ Like a real LLM it is imperfect, so the bootstrap's validation has work to do:
   case with doubled spaces (equal after normalisation).
 
 Draws are hashes of (seed, label, batch, position): the same request, the same answer.
-Batch ``b`` of a label continues where batch ``b - 1`` stopped; a label whose pool is
-exhausted answers with fewer texts (an empty list at the end).
+Each batch of a label draws afresh from its pool, so a later batch may repeat texts of an
+earlier one, as an LLM asked again repeats itself (the bootstrap's dedup drops them); a
+pool smaller than ``count`` answers with fewer texts.
 """
 
 from __future__ import annotations
@@ -55,11 +56,10 @@ class ExampleGenerator:
 
     def examples(self, label: str, count: int, *, seed: int, batch: int = 1) -> list[str]:
         """The simulated answer to "write ``count`` messages about ``label``"."""
-        own = self._order(label, seed)
+        own = self._order(label, seed, batch)
         if not own or count <= 0:
             return []
-        start = (max(batch, 1) - 1) * count
-        fresh = iter(own[start : start + count])
+        fresh = iter(own[:count])
         out: list[str] = []
         for position in range(count):
             draw = unit_interval(seed, "generate", label, batch, position)
@@ -75,9 +75,9 @@ class ExampleGenerator:
                 out.append(text)
         return out
 
-    def _order(self, label: str, seed: int) -> list[str]:
+    def _order(self, label: str, seed: int, batch: int) -> list[str]:
         texts = list(self.pool.get(label, ()))
-        random.Random(f"{seed}:{label}").shuffle(texts)
+        random.Random(f"{seed}:{label}:{batch}").shuffle(texts)
         return texts
 
     def _other_label_text(self, label: str, seed: int, batch: int, position: int) -> str:

@@ -33,9 +33,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_synthetic_examples")),
     )
     with op.batch_alter_table("synthetic_examples", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_synthetic_examples_label"), ["label"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_synthetic_examples_label"), ["label"], unique=False)
 
 
 def downgrade() -> None:

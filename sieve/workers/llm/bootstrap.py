@@ -146,13 +146,15 @@ def _ask(
     """One generation request, retried on transient errors; [] for an unusable answer."""
     messages = prompt.render(label, count, batch=batch)
     return _with_retries(
-        lambda: client.complete(
-            messages,
-            prompt_version=prompt.version_id,
-            parse=parse_examples,
-            params=params,
-            recorder=recorder,
-        ).value,
+        lambda: (
+            client.complete(
+                messages,
+                prompt_version=prompt.version_id,
+                parse=parse_examples,
+                params=params,
+                recorder=recorder,
+            ).value
+        ),
         report,
         sleep,
     )
