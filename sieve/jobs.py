@@ -1,10 +1,14 @@
-"""Background labeling jobs: a backlog file, and re-queueing what failed or got stuck."""
+"""Background labeling jobs: a backlog file, re-queueing what failed or got stuck, and
+pre-generating answers for frequent texts."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from tqdm import tqdm
 
 from sieve.core.errors import PermanentError
@@ -13,8 +17,11 @@ from sieve.core.settings import Settings
 from sieve.labeler.prompts import load_prompt
 from sieve.store.labels import LabelStatus, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
-from sieve.wiring import celery_sink, open_store
+from sieve.wiring import answer_cache, celery_sink, leases, llm_client, open_store
 from sieve.workers.llm.backlog import enqueue_backlog, parse_backlog
+
+if TYPE_CHECKING:
+    from sieve.workers.llm.pregenerate import PregenerateReport
 
 
 def read_backlog(path: Path) -> list[MessageRecord]:
@@ -111,3 +118,37 @@ def register_gold_set(settings: Settings, path: Path) -> int:
         )
     print(f"registered {len(records)} gold labels from {path}")
     return 0
+
+
+def pregenerate_answers(
+    settings: Settings,
+    engine: Engine,
+    *,
+    limit: int,
+    min_count: int,
+    prompt_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PregenerateReport:
+    """Warm the answer cache for the most frequent unanswered texts
+    (``sieve.workers.llm.pregenerate``) with the configured LLM, cache, leases, budget and
+    ledger: `sieve pregenerate` and ``POST /jobs/pregenerate``."""
+    from sieve.store.ledger import LedgerRecorder
+    from sieve.workers.label_set import deployment_label_set
+    from sieve.workers.llm.pregenerate import pregenerate
+
+    client = llm_client(settings, engine)
+    try:
+        return pregenerate(
+            engine,
+            client=client,
+            cache=answer_cache(settings, engine),
+            prompt=load_prompt(prompt_name or settings.llm.prompt),
+            labels=deployment_label_set(settings.labels_file),
+            limit=limit,
+            min_count=min_count,
+            recorder=LedgerRecorder(engine).for_message(None),
+            leases=leases(settings, engine),
+            progress=progress,
+        )
+    finally:
+        client.close()

@@ -15,7 +15,14 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from sieve.admin import routes_jobs, routes_models, routes_ops, routes_runs, routes_stats
+from sieve.admin import (
+    routes_jobs,
+    routes_models,
+    routes_ops,
+    routes_pregenerate,
+    routes_runs,
+    routes_stats,
+)
 from sieve.admin.deps import LimitsReader, Retrainer
 from sieve.admin.guard import AdminGuard, BodyLimit, BodyLimits
 from sieve.core.errors import TransientError
@@ -53,7 +60,15 @@ def create_app(
     app.state.backlog_sink = backlog_sink
     app.state.limits = limits
     app.add_exception_handler(TransientError, _unavailable)
-    for module in (routes_runs, routes_models, routes_jobs, routes_stats, routes_ops):
+    modules = (
+        routes_runs,
+        routes_models,
+        routes_jobs,
+        routes_pregenerate,
+        routes_stats,
+        routes_ops,
+    )
+    for module in modules:
         app.include_router(module.router)
     app.add_middleware(AdminGuard, token=settings.admin.token, limits=body_limits(settings))
     return app

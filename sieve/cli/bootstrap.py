@@ -11,12 +11,10 @@ from contextlib import contextmanager
 from tqdm import tqdm
 
 from sieve.core.settings import Settings
+from sieve.jobs import pregenerate_answers
 from sieve.labeler.prompts import load_prompt
-from sieve.store.ledger import LedgerRecorder
-from sieve.wiring import answer_cache, leases, llm_client, open_registry, open_store
+from sieve.wiring import llm_client, open_registry, open_store
 from sieve.workers.distill.bootstrap import bootstrap_student
-from sieve.workers.label_set import deployment_label_set
-from sieve.workers.llm.pregenerate import pregenerate
 
 Progress = Callable[[int, int], None]
 
@@ -89,27 +87,19 @@ def run_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_pregenerate(args: argparse.Namespace, settings: Settings) -> int:
     engine = open_store(settings)
-    client = llm_client(settings, engine)
-    prompt = load_prompt(args.prompt or settings.llm.prompt)
-    try:
-        with _bar("pre-generating", "text") as progress:
-            report = pregenerate(
-                engine,
-                client=client,
-                cache=answer_cache(settings, engine),
-                prompt=prompt,
-                labels=deployment_label_set(settings.labels_file),
-                limit=args.limit,
-                min_count=args.min_count,
-                recorder=LedgerRecorder(engine).for_message(None),
-                leases=leases(settings, engine),
-                progress=progress,
-            )
-    finally:
-        client.close()
+    with _bar("pre-generating", "text") as progress:
+        report = pregenerate_answers(
+            settings,
+            engine,
+            limit=args.limit,
+            min_count=args.min_count,
+            prompt_name=args.prompt,
+            progress=progress,
+        )
+    version = load_prompt(args.prompt or settings.llm.prompt).version_id
     print(
         f"{report.candidates} texts seen at least {args.min_count} times: "
-        f"{report.already_cached} already answered ({prompt.version_id}), "
+        f"{report.already_cached} already answered ({version}), "
         f"{report.asked} asked, {report.cached} cached, {report.failed} failed, "
         f"{report.in_flight} in flight elsewhere; cost USD {report.cost_usd:.4f}"
     )

@@ -121,7 +121,9 @@ def test_bootstrap_trains_and_activates_a_student_apart_from_real_traffic(
 def test_generation_is_seeded(settings: Settings, simulator: SimulatorServer) -> None:
     prompt = load_generation_prompt()
     first, _ = generate_examples(_client(settings), prompt, LABELS, per_label=8, seed=5)
-    again, _ = generate_examples(_client(settings), prompt, list(reversed(LABELS)), per_label=8, seed=5)
+    again, _ = generate_examples(
+        _client(settings), prompt, list(reversed(LABELS)), per_label=8, seed=5
+    )
     other, _ = generate_examples(_client(settings), prompt, LABELS, per_label=8, seed=6)
     assert first == again
     assert first != other
@@ -192,7 +194,9 @@ def test_the_cli_bootstraps_and_says_what_it_did(
     assert "LLM calls" in out and ", active" in out
     engine = make_engine(settings.database_url)
     assert active_model_version(engine) is not None
-    assert any(line.startswith(f"student {active_model_version(engine)}") for line in out.splitlines())
+    assert any(
+        line.startswith(f"student {active_model_version(engine)}") for line in out.splitlines()
+    )
     engine.dispose()
 
 

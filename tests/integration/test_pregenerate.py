@@ -91,7 +91,9 @@ def test_frequent_unanswered_texts_are_cached_in_frequency_order(
     cache = RedisAnswerCache(client_redis, f"{redis_prefix}llm-cache:")
     client = _client(simulator)
     # Already answered before the job: skipped, not paid again.
-    label_message("What is the exchange rate?", client=client, cache=cache, prompt=PROMPT, labels=LABELS)
+    label_message(
+        "What is the exchange rate?", client=client, cache=cache, prompt=PROMPT, labels=LABELS
+    )
     simulator.reset_stats()
     report = pregenerate(
         engine,
@@ -166,3 +168,41 @@ def test_the_cli_prints_what_it_did(
     out = capsys.readouterr().out
     assert "4 texts seen at least 2 times" in out and "3 asked, 3 cached" in out
     assert "stopped: limit of 3 texts asked reached" in out
+
+
+def test_the_admin_endpoint_runs_the_job_behind_the_token(
+    engine: Engine,
+    simulator: SimulatorServer,
+    redis_prefix: str,
+    sqlite_url: str,
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from sieve.admin.app import create_app
+    from sieve.core.settings import Settings
+
+    labels_file = tmp_path / "labels.txt"
+    labels_file.write_text("\n".join(LABELS) + "\n")
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        labels_file=labels_file,
+        database={"url": sqlite_url},
+        redis={"key_prefix": redis_prefix},
+        llm={"base_url": simulator.base_url},
+        admin={"token": "t0ken"},
+    )
+    with TestClient(create_app(settings, engine=engine)) as http:
+        assert http.post("/jobs/pregenerate").status_code == 401
+        assert simulator.stats()["requests"] == 0
+        auth = {"Authorization": "Bearer t0ken"}
+        assert http.post("/jobs/pregenerate?limit=0", headers=auth).status_code == 422
+        answer = http.post("/jobs/pregenerate?limit=2", headers=auth)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert (body["candidates"], body["asked"], body["cached"]) == (4, 2, 2)
+        assert body["stopped"] == "limit of 2 texts asked reached"
+        again = http.post("/jobs/pregenerate?limit=5", headers=auth).json()
+        assert (again["already_cached"], again["asked"], again["stopped"]) == (2, 2, None)
+    assert simulator.stats()["paid_calls"] == 4

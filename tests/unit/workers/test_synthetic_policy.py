@@ -27,7 +27,10 @@ def test_synthetic_rows_split_then_train_only_then_drop(
     real: int, synthetic: int, split: int, train_only: int
 ) -> None:
     split_rows, only = with_synthetic(
-        _rows("m", real, "llm"), _rows("s", synthetic, "synthetic"), min_labels=200, drop_after=1_000
+        _rows("m", real, "llm"),
+        _rows("s", synthetic, "synthetic"),
+        min_labels=200,
+        drop_after=1_000,
     )
     assert (len(split_rows), len(only)) == (split, train_only)
     assert all(row.source == "synthetic" for row in only)
