@@ -260,8 +260,11 @@ class BootstrapSettings(_Section):
     # Keep only examples the classification prompt labels as the label asked for (one
     # labeling call per example: it roughly doubles the calls of a bootstrap).
     verify: bool = False
-    # Synthetic examples train retrainings (never evaluate them once min_labels real labels
-    # exist) until this many real labels exist; from then on they are dropped.
+    # Retraining (sieve/workers/distill/synthetic.py): synthetic examples join the
+    # train/evaluation split while real labels number fewer than evaluate_real_after_labels
+    # (a slice of real labels alone is then too small to calibrate routing on), only train
+    # from there, and are dropped once drop_after_labels real labels exist.
+    evaluate_real_after_labels: int = Field(1_500, ge=0)
     drop_after_labels: int = Field(2_000, ge=1)
 
     @model_validator(mode="after")

@@ -22,14 +22,14 @@ from sieve.labeler.sim.noise import Teacher
 from sieve.labeler.sim.simulator import SimulatorServer
 from sieve.models.registry import open_registry
 from sieve.store.engine import make_engine
-from sieve.store.labels import LabelRecord, ok_label_count, save_label
+from sieve.store.labels import LabelRecord, ok_label_count, save_label, training_labels
 from sieve.store.ledger import SpendGroup, spend_by
 from sieve.store.repository import MessageRecord, count_rows, save_messages
 from sieve.store.synthetic import synthetic_counts, synthetic_training_rows
 from sieve.store.training import RunTrigger, create_run
 from sieve.store.versions import active_model_version
 from sieve.workers.distill.bootstrap import bootstrap_student
-from sieve.workers.distill.retrain import run_retrain
+from sieve.workers.distill.retrain import run_retrain, stratified_split
 from sieve.workers.label_set import write_label_set
 from sieve.workers.llm.bootstrap import generate_examples
 from sieve.workers.llm.budget import Budget, BudgetGate, Limit, LimitName, RedisCounters
@@ -69,7 +69,11 @@ def settings(tmp_path: Path, simulator: SimulatorServer) -> Settings:
         models={"family": "ngram", "dir": tmp_path / "models"},
         llm={"base_url": simulator.base_url, "prices_usd_per_1m": {"teacher-sim": [1.0, 4.0]}},
         retrain={"min_labels": 20, "gate_bootstrap_rounds": 200},
-        bootstrap={"per_label": PER_LABEL, "drop_after_labels": 1_000},
+        bootstrap={
+            "per_label": PER_LABEL,
+            "evaluate_real_after_labels": 40,
+            "drop_after_labels": 1_000,
+        },
     )
 
 
@@ -153,19 +157,33 @@ def test_later_retrainings_train_on_synthetic_examples_then_drop_them(
     registry = open_registry(settings)
     kept = bootstrap_student(settings, engine, registry, _client(settings)).generation.kept
     real = splits[1][:60]  # stand-ins for LLM labels of real traffic
-    save_messages(engine, [MessageRecord(id=r.id, text=r.text) for r in real])
-    for row in real:
-        save_label(engine, LabelRecord(row.id, "llm", "p@1", "teacher-sim", row.label, "ok"))
+
+    def add_real(rows: list[LabeledText]) -> None:
+        save_messages(engine, [MessageRecord(id=r.id, text=r.text) for r in rows])
+        for row in rows:
+            save_label(engine, LabelRecord(row.id, "llm", "p@1", "teacher-sim", row.label, "ok"))
 
     def retrain(config: Settings) -> dict[str, int]:
         run = run_retrain(config, engine, registry, create_run(engine, RunTrigger.CLI))
         assert run["status"] == "succeeded", run["error"]
         return run["metrics"]
 
-    metrics = retrain(settings)  # 60 real labels >= min_labels 20: synthetic trains only
+    add_real(real[:30])
+    metrics = retrain(settings)  # 30 real labels < 40: synthetic examples split with them
     assert metrics["synthetic_labels"] == kept
-    assert metrics["evaluation_labels"] < len(real)
-    assert metrics["training_labels"] == len(real) - metrics["evaluation_labels"] + kept
+    config = settings.retrain
+    synthetic = synthetic_training_rows(engine)
+    both = training_labels(engine) + synthetic
+    held_out = stratified_split(both, config.eval_fraction, config.seed)[1]
+    assert any(row.source == "synthetic" for row in held_out)
+    assert metrics["evaluation_labels"] == len(held_out)
+    assert metrics["training_labels"] == 30 + kept - len(held_out)
+    add_real(real[30:])
+    metrics = retrain(settings)  # 60 real labels >= 40: synthetic examples train only
+    assert metrics["synthetic_labels"] == kept
+    held_out = stratified_split(training_labels(engine), config.eval_fraction, config.seed)[1]
+    assert metrics["evaluation_labels"] == len(held_out)  # real labels only
+    assert metrics["training_labels"] == len(real) - len(held_out) + kept
     dropped = settings.model_copy(
         update={"bootstrap": settings.bootstrap.model_copy(update={"drop_after_labels": 50})}
     )

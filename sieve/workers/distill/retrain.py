@@ -112,7 +112,7 @@ def _train_and_gate(
     split_rows, train_only = with_synthetic(
         real,
         synthetic,
-        min_labels=config.min_labels,
+        evaluate_real_after=settings.bootstrap.evaluate_real_after_labels,
         drop_after=settings.bootstrap.drop_after_labels,
     )
     rows = split_rows + train_only

@@ -16,8 +16,8 @@ def _rows(prefix: str, count: int, source: str) -> list[TrainingLabel]:
     ("real", "synthetic", "split", "train_only"),
     [
         (0, 50, 50, 0),  # the bootstrap run: synthetic is all there is
-        (199, 50, 249, 0),  # below min_labels: still split with the real ones
-        (200, 50, 200, 50),  # from min_labels: train only, never evaluated
+        (199, 50, 249, 0),  # too few real labels to evaluate on alone
+        (200, 50, 200, 50),  # enough: train only, never evaluated
         (999, 50, 999, 50),
         (1_000, 50, 1_000, 0),  # from drop_after: dropped
         (300, 0, 300, 0),  # no bootstrap
@@ -29,7 +29,7 @@ def test_synthetic_rows_split_then_train_only_then_drop(
     split_rows, only = with_synthetic(
         _rows("m", real, "llm"),
         _rows("s", synthetic, "synthetic"),
-        min_labels=200,
+        evaluate_real_after=200,
         drop_after=1_000,
     )
     assert (len(split_rows), len(only)) == (split, train_only)
