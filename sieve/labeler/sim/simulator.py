@@ -337,12 +337,12 @@ def run_from_args(args: argparse.Namespace) -> int:
         hang_s=args.hang_s,
         api_key=args.api_key,
         reject_response_format=args.reject_response_format,
-        generator=_generator(args),
+        generator=generator_from_args(args),
     )
     return 0
 
 
-def _generator(args: argparse.Namespace) -> ExampleGenerator | None:
+def generator_from_args(args: argparse.Namespace) -> ExampleGenerator | None:
     if not args.generate_from:
         return None
     return ExampleGenerator(
