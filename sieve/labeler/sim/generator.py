@@ -23,11 +23,13 @@ pool smaller than ``count`` answers with fewer texts.
 
 from __future__ import annotations
 
+import argparse
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-from sieve.core.dataset import LabeledText
+from sieve.core.dataset import LabeledText, read_labeled_jsonl
 from sieve.labeler.cache import normalise_text
 from sieve.labeler.sim.noise import unit_interval
 
@@ -85,3 +87,41 @@ class ExampleGenerator:
         other = others[int(unit_interval(seed, "off-label", label, batch, position) * len(others))]
         texts = self.pool[other]
         return texts[int(unit_interval(seed, "off-text", label, batch, position) * len(texts))]
+
+
+def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``sieve teacher-sim`` options of the generator mode."""
+    parser.add_argument(
+        "--generate-from",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.jsonl",
+        help="answer generation prompts with texts of the asked label from these files "
+        "(e.g. the train split; never the file you stream)",
+    )
+    parser.add_argument(
+        "--generate-exclude",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.jsonl",
+        help="never return a text of these files (the stream) as a generated example",
+    )
+    parser.add_argument(
+        "--off-label-rate", type=float, default=0.1, help="generated texts of another label"
+    )
+    parser.add_argument(
+        "--duplicate-rate", type=float, default=0.05, help="generated repeats of a text"
+    )
+
+
+def generator_from_args(args: argparse.Namespace) -> ExampleGenerator | None:
+    if not args.generate_from:
+        return None
+    return ExampleGenerator(
+        [record for path in args.generate_from for record in read_labeled_jsonl(path)],
+        off_label_rate=args.off_label_rate,
+        duplicate_rate=args.duplicate_rate,
+        exclude=[r.text for path in args.generate_exclude for r in read_labeled_jsonl(path)],
+    )

@@ -31,7 +31,11 @@ from sieve.core.dataset import read_label_set, read_labeled_jsonl
 from sieve.core.logging import setup_logging
 from sieve.labeler.sim.endpoint import Reply, SimulatedEndpoint, SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates, LatencySpec
-from sieve.labeler.sim.generator import ExampleGenerator
+from sieve.labeler.sim.generator import (
+    ExampleGenerator,
+    add_generator_arguments,
+    generator_from_args,
+)
 from sieve.labeler.sim.noise import NoiseKind, Teacher
 
 logger = logging.getLogger(__name__)
@@ -290,25 +294,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--hang-s", type=float, default=60.0)
     add("--rate-malformed", type=float, default=0.0, help="share answered with broken JSON")
     add("--rate-outside", type=float, default=0.0, help="share answered outside the label set")
-    add(
-        "--generate-from",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE.jsonl",
-        help="answer generation prompts with texts of the asked label from these files "
-        "(e.g. the train split; never the file you stream)",
-    )
-    add(
-        "--generate-exclude",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE.jsonl",
-        help="never return a text of these files (the stream) as a generated example",
-    )
-    add("--off-label-rate", type=float, default=0.1, help="generated texts of another label")
-    add("--duplicate-rate", type=float, default=0.05, help="generated repeats of a text")
+    add_generator_arguments(parser)
     add("--api-key", help="require this bearer token")
     add("--reject-response-format", action="store_true", help="answer 400 to JSON mode")
 
@@ -340,17 +326,6 @@ def run_from_args(args: argparse.Namespace) -> int:
         generator=generator_from_args(args),
     )
     return 0
-
-
-def generator_from_args(args: argparse.Namespace) -> ExampleGenerator | None:
-    if not args.generate_from:
-        return None
-    return ExampleGenerator(
-        [record for path in args.generate_from for record in read_labeled_jsonl(path)],
-        off_label_rate=args.off_label_rate,
-        duplicate_rate=args.duplicate_rate,
-        exclude=[r.text for path in args.generate_exclude for r in read_labeled_jsonl(path)],
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

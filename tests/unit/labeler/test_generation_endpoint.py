@@ -14,8 +14,8 @@ from sieve.labeler.generation import load_generation_prompt
 from sieve.labeler.prompts import load_prompt
 from sieve.labeler.sim.endpoint import SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates
-from sieve.labeler.sim.generator import ExampleGenerator
-from sieve.labeler.sim.simulator import SimulatorServer, add_arguments, generator_from_args
+from sieve.labeler.sim.generator import ExampleGenerator, generator_from_args
+from sieve.labeler.sim.simulator import SimulatorServer, add_arguments
 from sieve.workers.llm.bootstrap import generate_examples
 from tests.unit.labeler.conftest import SMALL_LABELS, SMALL_RECORDS, small_teacher
 
