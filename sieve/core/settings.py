@@ -262,9 +262,9 @@ class BootstrapSettings(_Section):
     verify: bool = False
     # Retraining (sieve/workers/distill/synthetic.py): synthetic examples join the
     # train/evaluation split while real labels number fewer than evaluate_real_after_labels
-    # (a slice of real labels alone is then too small to calibrate routing on), only train
-    # from there, and are dropped once drop_after_labels real labels exist.
-    evaluate_real_after_labels: int = Field(1_500, ge=0)
+    # (the default is retraining's min_labels), only train from there, and are dropped once
+    # drop_after_labels real labels exist. 1,500 was measured worse (synthetic.py).
+    evaluate_real_after_labels: int = Field(200, ge=0)
     drop_after_labels: int = Field(2_000, ge=1)
 
     @model_validator(mode="after")
