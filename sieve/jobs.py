@@ -1,11 +1,15 @@
 """Background labeling jobs: a backlog file, re-queueing what failed or got stuck, the gold
-set, and the human review files (export the queue, import the labels)."""
+set, the human review files (export the queue, import the labels), and pre-generating
+answers for frequent texts."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from tqdm import tqdm
 
 from sieve.core.errors import PermanentError
@@ -16,8 +20,11 @@ from sieve.labeler.prompts import load_prompt
 from sieve.store.labels import LabelStatus, failed_labels
 from sieve.store.repository import MessageRecord, save_messages
 from sieve.store.review import ReviewItem
-from sieve.wiring import celery_sink, open_store
+from sieve.wiring import answer_cache, celery_sink, leases, llm_client, open_store
 from sieve.workers.llm.backlog import enqueue_backlog, parse_backlog
+
+if TYPE_CHECKING:
+    from sieve.workers.llm.pregenerate import PregenerateReport
 
 
 def read_backlog(path: Path) -> list[MessageRecord]:
@@ -180,3 +187,37 @@ def import_review(settings: Settings, path: Path) -> int:
         f"{imported.blank} rows without a label skipped; {len(bad)} bad rows"
     )
     return 1 if bad else 0
+
+
+def pregenerate_answers(
+    settings: Settings,
+    engine: Engine,
+    *,
+    limit: int,
+    min_count: int,
+    prompt_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PregenerateReport:
+    """Warm the answer cache for the most frequent unanswered texts
+    (``sieve.workers.llm.pregenerate``) with the configured LLM, cache, leases, budget and
+    ledger: `sieve pregenerate` and ``POST /jobs/pregenerate``."""
+    from sieve.store.ledger import LedgerRecorder
+    from sieve.workers.label_set import deployment_label_set
+    from sieve.workers.llm.pregenerate import pregenerate
+
+    client = llm_client(settings, engine)
+    try:
+        return pregenerate(
+            engine,
+            client=client,
+            cache=answer_cache(settings, engine),
+            prompt=load_prompt(prompt_name or settings.llm.prompt),
+            labels=deployment_label_set(settings.labels_file),
+            limit=limit,
+            min_count=min_count,
+            recorder=LedgerRecorder(engine).for_message(None),
+            leases=leases(settings, engine),
+            progress=progress,
+        )
+    finally:
+        client.close()

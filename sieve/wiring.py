@@ -32,6 +32,7 @@ from sieve.workers.llm.context import (
     celery_sink,
     labeling_context,
     leases,
+    llm_client,
     redis_client,
 )
 from sieve.workers.llm.escalation import StoreEscalationSink
@@ -46,6 +47,7 @@ __all__ = [
     "escalation_sink",
     "labeling_context",
     "leases",
+    "llm_client",
     "open_registry",
     "open_store",
     "redis_client",

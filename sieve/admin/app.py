@@ -21,6 +21,7 @@ from sieve.admin import (
     routes_jobs,
     routes_models,
     routes_ops,
+    routes_pregenerate,
     routes_review,
     routes_runs,
     routes_stats,
@@ -62,8 +63,8 @@ def create_app(
     app.state.backlog_sink = backlog_sink
     app.state.limits = limits
     app.add_exception_handler(TransientError, _unavailable)
-    routers = (routes_runs, routes_models, routes_jobs, routes_stats, routes_ops)
-    for module in (*routers, routes_review, routes_dashboard):
+    routers = (routes_runs, routes_models, routes_jobs, routes_pregenerate, routes_stats)
+    for module in (*routers, routes_ops, routes_review, routes_dashboard):
         app.include_router(module.router)
     app.add_middleware(AdminGuard, token=settings.admin.token, limits=body_limits(settings))
     return app

@@ -65,6 +65,17 @@ class LabelJobRefused(BaseModel):
     )
 
 
+class PregenerateDone(BaseModel):
+    candidates: int = Field(description="distinct texts of at least min_count messages")
+    already_cached: int
+    asked: int
+    cached: int
+    failed: int
+    in_flight: int
+    cost_usd: float
+    stopped: str | None = Field(description="why it stopped early (limit, budget), or null")
+
+
 class HourShare(BaseModel):
     hour: datetime = Field(description="start of the hour, UTC")
     decisions: int

@@ -122,6 +122,20 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             chunk_size=args.chunk_size,
             out=args.out,
         )
+    if args.bench == "bootstrap":
+        from sieve.bench import bootstrap
+
+        figures = bootstrap.main(
+            settings,
+            data_dir=args.data_dir,
+            family=args.family or "ngram",
+            per_label=args.per_label,
+            stream_messages=args.stream_messages,
+            chunk_size=args.chunk_size,
+        )
+        for figure in figures:
+            print(figure.to_json())
+        return 0
     if args.bench == "faults":
         from sieve.bench.faults import run as faults
 
@@ -264,6 +278,18 @@ def cmd_costs(args: argparse.Namespace, settings: Settings) -> int:
     deferred = count_escalations(engine, EscalationStatus.DEFERRED)
     print(f"escalations waiting (deferred): {deferred}")
     return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.cli.bootstrap import run_bootstrap
+
+    return run_bootstrap(args, settings)
+
+
+def cmd_pregenerate(args: argparse.Namespace, settings: Settings) -> int:
+    from sieve.cli.bootstrap import run_pregenerate
+
+    return run_pregenerate(args, settings)
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,12 +15,14 @@ from sieve.cli.commands import (
     cmd_admin,
     cmd_beat,
     cmd_bench,
+    cmd_bootstrap,
     cmd_costs,
     cmd_demo,
     cmd_gold_set,
     cmd_label_file,
     cmd_migrate,
     cmd_models,
+    cmd_pregenerate,
     cmd_produce,
     cmd_requeue,
     cmd_retrain,
@@ -100,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
             "cascade",
             "faults",
             "prompts",
+            "bootstrap",
         ),
         help="one benchmark (default: the speed suite)",
     )
@@ -123,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--family",
         choices=("ngram", "minilm"),
-        help="classify: student family to train (default: SIEVE_MODELS__FAMILY)",
+        help="classify, bootstrap: student family to train (default: SIEVE_MODELS__FAMILY; "
+        "bootstrap: ngram)",
     )
     sub.add_argument(
         "--messages",
@@ -134,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=Path("data/banking77"),
-        help="cascade: a folder with train.jsonl, test.jsonl and optionally labels.txt",
+        help="cascade, bootstrap: a folder with train.jsonl, test.jsonl and optionally labels.txt",
     )
     sub.add_argument(
         "--families", default="ngram,minilm", help="cascade: student families, comma-separated"
@@ -149,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "--out", type=Path, default=Path("bench/RESULTS.md"), help="cascade: results file"
+    )
+    sub.add_argument(
+        "--per-label", type=positive_int, default=20, help="bootstrap: examples per label"
+    )
+    sub.add_argument(
+        "--stream-messages",
+        type=positive_int,
+        default=2_000,
+        help="bootstrap: test messages streamed after the bootstrap",
     )
     sub.add_argument(
         "--short", action="store_true", help="faults: the shortened form CI runs (~4 min)"
@@ -202,6 +215,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="also re-enqueue escalations enqueued more than S seconds ago and still unlabeled",
     )
     sub.set_defaults(handler=cmd_requeue)
+
+    sub = commands.add_parser(
+        "bootstrap",
+        help="before any traffic: ask the LLM for examples per label, train a first student",
+    )
+    sub.add_argument(
+        "--per-label", type=positive_int, help="examples per label (SIEVE_BOOTSTRAP__PER_LABEL)"
+    )
+    sub.add_argument("--seed", type=int, help="generation seed (SIEVE_BOOTSTRAP__SEED)")
+    sub.add_argument(
+        "--verify",
+        action="store_true",
+        help="keep only examples the classification prompt labels as asked (one call each)",
+    )
+    sub.set_defaults(handler=cmd_bootstrap)
+
+    sub = commands.add_parser(
+        "pregenerate",
+        help="warm the LLM answer cache for the most frequent texts not answered yet",
+    )
+    sub.add_argument(
+        "--limit", type=positive_int, default=1_000, help="texts to ask at most (default 1000)"
+    )
+    sub.add_argument("--prompt", help="classification prompt (default: SIEVE_LLM__PROMPT)")
+    sub.add_argument(
+        "--min-count",
+        type=positive_int,
+        default=2,
+        help="only texts of at least this many stored messages (default 2)",
+    )
+    sub.set_defaults(handler=cmd_pregenerate)
 
     sub = commands.add_parser("retrain", help="retrain the fast model from stored labels")
     sub.add_argument("--wait", action="store_true", help="train here and now, with progress")

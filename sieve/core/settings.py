@@ -308,6 +308,36 @@ class RetrainSettings(_Section):
     lock_ttl_s: int = Field(3_600, ge=60)
 
 
+class BootstrapSettings(_Section):
+    """Synthetic bootstrap (`sieve bootstrap`): before any traffic, the LLM writes example
+    messages per label and a first student is trained on them."""
+
+    # The generation prompt (sieve/labeler/prompts/generation/<prompt>.yaml).
+    prompt: str = "generate-examples"
+    per_label: int = Field(20, ge=1, le=200)
+    seed: int = 0
+    # Asked again for the shortfall after validation, at most this many more times a label.
+    extra_rounds: int = Field(1, ge=0, le=5)
+    # Validation bounds on a generated message, in characters (after trimming).
+    min_chars: int = Field(8, ge=1)
+    max_chars: int = Field(300, ge=1)
+    # Keep only examples the classification prompt labels as the label asked for (one
+    # labeling call per example: it roughly doubles the calls of a bootstrap).
+    verify: bool = False
+    # Retraining (sieve/workers/distill/synthetic.py): synthetic examples join the
+    # train/evaluation split while real labels number fewer than evaluate_real_after_labels
+    # (the default is retraining's min_labels), only train from there, and are dropped once
+    # drop_after_labels real labels exist. 1,500 was measured worse (synthetic.py).
+    evaluate_real_after_labels: int = Field(200, ge=0)
+    drop_after_labels: int = Field(2_000, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds_are_ordered(self) -> BootstrapSettings:
+        if self.min_chars > self.max_chars:
+            raise ValueError("min_chars must not exceed max_chars")
+        return self
+
+
 class AdminSettings(_Section):
     token: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -346,6 +376,7 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     stream: StreamSettings = StreamSettings()
     retrain: RetrainSettings = RetrainSettings()
+    bootstrap: BootstrapSettings = BootstrapSettings()
     admin: AdminSettings = AdminSettings()
 
     @property

@@ -24,11 +24,11 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
@@ -119,6 +119,19 @@ class _Reply:
     tokens_out: int
     response_model: str
     latency_s: float
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Completion(Generic[T]):
+    """A free-form answer (``LLMClient.complete``), read, with what it cost."""
+
+    value: T
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
 
 
 class LLMClient:
@@ -217,6 +230,29 @@ class LLMClient:
             tokens_out=tokens_out,
             outcome=failure.outcome,
         ) from failure
+
+    def complete(
+        self,
+        messages: list[ChatMessage],
+        *,
+        prompt_version: str,
+        parse: Callable[[str], T],
+        params: LLMParams | None = None,
+        recorder: RequestRecorder | None = None,
+    ) -> Completion[T]:
+        """One request for a free-form answer (a generation prompt), read by ``parse``. An
+        answer ``parse`` refuses (with a PermanentError) is reported as malformed and the
+        error raised; transport errors as in ``label``. No corrective turn."""
+        report = _Report(self, prompt_version, recorder or NoRecorder())
+        reply = self._request(messages, params or self.params, report, 1)
+        try:
+            value = parse(reply.raw)
+        except PermanentError:
+            report.answered(1, RequestOutcome.MALFORMED, reply)
+            raise
+        report.answered(1, RequestOutcome.OK, reply)
+        cost = self.cost_usd(reply.tokens_in, reply.tokens_out)
+        return Completion(value, reply.tokens_in, reply.tokens_out, cost)
 
     def _request(
         self, messages: list[ChatMessage], params: LLMParams, report: _Report, turn: int

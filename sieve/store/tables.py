@@ -225,3 +225,19 @@ prompt_assignments = Table(
     Column("prompt_version", String(64), nullable=False),
     _created_at(),
 )
+
+# Synthetic examples (`sieve bootstrap`): messages the LLM wrote for a label before any
+# traffic. They train the first student (and later ones, down to a cut-off) but are never
+# messages, never LLM answers to real messages and never gold. Key: the normalised text's
+# sha256, so a text is an example of one label and asking again adds nothing twice.
+synthetic_examples = Table(
+    "synthetic_examples",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("label", String(128), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("prompt_version", String(64), nullable=False),
+    Column("llm_model", String(128), nullable=False),
+    Column("seed", Integer, nullable=False),
+    _created_at(),
+)

@@ -35,6 +35,7 @@ class RunTrigger(StrEnum):
     CLI = "cli"  # `sieve retrain`
     SCHEDULE = "schedule"  # the beat schedule
     DEMO = "demo"  # `sieve demo`
+    BOOTSTRAP = "bootstrap"  # `sieve bootstrap`: the first student, from synthetic examples
 
 
 def create_run(engine: Engine, trigger: RunTrigger) -> str:

@@ -22,8 +22,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sieve.labeler.generation import GenerationRequest, generation_request
 from sieve.labeler.prompts import extract_feedback
 from sieve.labeler.sim.faults import Fault, FaultRates, LatencySpec
+from sieve.labeler.sim.generator import ExampleGenerator
 from sieve.labeler.sim.noise import Teacher, TeacherChoice, unit_interval
 from sieve.labeler.sim.prompting import PromptSensitivity
 
@@ -115,9 +117,16 @@ class EndpointStats:
 
 
 class SimulatedEndpoint:
-    def __init__(self, teacher: Teacher, config: SimulatorConfig) -> None:
+    def __init__(
+        self,
+        teacher: Teacher,
+        config: SimulatorConfig,
+        generator: ExampleGenerator | None = None,
+    ) -> None:
         self.teacher = teacher
         self.config = config
+        # Answers generation prompts when set (generator.py); else they get a label.
+        self.generator = generator
         self.stats = EndpointStats()
         # Set on shutdown: ends simulated latency and hangs at once.
         self.stopping = threading.Event()
@@ -171,7 +180,8 @@ class SimulatedEndpoint:
         if refusal is not None:
             self.stats.record("rejected")
             return refusal
-        text = self._text_of(body["messages"])
+        generation = self._generation_of(body["messages"])
+        text = None if generation is not None else self._text_of(body["messages"])
         key = text if text is not None else json.dumps(body["messages"], sort_keys=True)
         with self._attempts_lock:
             attempt = self._attempts[key]
@@ -194,6 +204,9 @@ class SimulatedEndpoint:
         self.stopping.wait(
             self.config.latency.sample_s(unit_interval(seed, "latency", key, attempt))
         )
+        if generation is not None:
+            seed = body["seed"] if isinstance(body.get("seed"), int) else self.config.seed
+            return self._generated(body["messages"], generation, seed, key, fault)
         return self._answer(body["messages"], key, fault)
 
     def _refusal(self, body: Any, authorization: str | None) -> Reply | None:
@@ -224,6 +237,31 @@ class SimulatedEndpoint:
                 return self.teacher.known_text(text) or text
         return self.teacher.find_known_text(users[-1]) if users else None
 
+    def _generation_of(self, messages: list[Any]) -> GenerationRequest | None:
+        """The generation request of the last user message, when a generator is set."""
+        if self.generator is None:
+            return None
+        users = [_content(m) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        return generation_request(users[-1]) if users else None
+
+    def _generated(
+        self,
+        messages: list[Any],
+        request: GenerationRequest,
+        seed: int,
+        key: str,
+        fault: Fault,
+    ) -> Reply:
+        assert self.generator is not None
+        texts = self.generator.examples(
+            request.label, request.count, seed=seed, batch=request.batch
+        )
+        content = json.dumps({"messages": texts}, ensure_ascii=False)
+        if fault is Fault.MALFORMED:
+            content = content[: len(content) // 2]
+        outcome = "ok" if fault in (Fault.NONE, Fault.OUTSIDE_SET) else fault.value
+        return self._reply(messages, content, key, outcome, None)
+
     def _answer(self, messages: list[Any], key: str, fault: Fault) -> Reply:
         accuracy = None
         if self.config.prompts.active:
@@ -239,9 +277,19 @@ class SimulatedEndpoint:
         content = json.dumps({"label": label, "rationale": rationale})
         if fault is Fault.MALFORMED:
             content = content[: len(content) // 2]  # cut mid-object: not parseable JSON
+        outcome = "ok" if fault is Fault.NONE else fault.value
+        return self._reply(messages, content, key, outcome, choice)
+
+    def _reply(
+        self,
+        messages: list[Any],
+        content: str,
+        key: str,
+        outcome: str,
+        choice: TeacherChoice | None,
+    ) -> Reply:
         prompt_tokens = sum(approx_tokens(_content(m)) + 4 for m in messages) + 3
         completion_tokens = approx_tokens(content)
-        outcome = "ok" if fault is Fault.NONE else fault.value
         self.stats.record(outcome, key, (prompt_tokens, completion_tokens), choice)
         message = {"role": "assistant", "content": content}
         return Reply(

@@ -31,6 +31,11 @@ from sieve.core.dataset import read_label_set, read_labeled_jsonl
 from sieve.core.logging import setup_logging
 from sieve.labeler.sim.endpoint import Reply, SimulatedEndpoint, SimulatorConfig
 from sieve.labeler.sim.faults import FaultRates, LatencySpec
+from sieve.labeler.sim.generator import (
+    ExampleGenerator,
+    add_generator_arguments,
+    generator_from_args,
+)
 from sieve.labeler.sim.noise import NoiseKind, Teacher
 from sieve.labeler.sim.prompting import PromptSensitivity, parse_prompt_accuracy
 
@@ -143,8 +148,9 @@ class SimulatorServer:
         config: SimulatorConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        generator: ExampleGenerator | None = None,
     ) -> None:
-        self.endpoint = SimulatedEndpoint(teacher, config or SimulatorConfig())
+        self.endpoint = SimulatedEndpoint(teacher, config or SimulatorConfig(), generator)
         self.host = host
         self._server = _Server((host, port), self.endpoint)
         self._thread: threading.Thread | None = None
@@ -240,6 +246,7 @@ def run_simulator(
     faults: FaultRates | None = None,
     labels_path: Path | None = None,
     neighbours_k: int = 3,
+    generator: ExampleGenerator | None = None,
     **config: Any,
 ) -> None:
     """Serve in this thread until Ctrl-C. ``config``: the other SimulatorConfig fields."""
@@ -254,7 +261,7 @@ def run_simulator(
     settings = SimulatorConfig(
         seed=seed, latency=latency or LatencySpec(), faults=faults or FaultRates(), **config
     )
-    server = SimulatorServer(teacher, settings, host=host, port=port)
+    server = SimulatorServer(teacher, settings, host=host, port=port, generator=generator)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -300,6 +307,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME@VERSION=ACC",
         help="prompt-sensitive: accuracy for requests from this prompt version; repeatable",
     )
+    add_generator_arguments(parser)
     add("--api-key", help="require this bearer token")
     add("--reject-response-format", action="store_true", help="answer 400 to JSON mode")
 
@@ -332,6 +340,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             example_accuracy=args.example_accuracy,
             prompt_accuracy=parse_prompt_accuracy(args.prompt_accuracy),
         ),
+        generator=generator_from_args(args),
     )
     return 0
 

@@ -24,6 +24,7 @@ from sieve.models.families import get_family, load_classifier
 from sieve.models.registry import ModelRegistry
 from sieve.store.coordination import LeaseKind, acquire_lease, lease_name, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
+from sieve.store.synthetic import SYNTHETIC, synthetic_training_rows
 from sieve.store.training import RunStatus, RunTrigger, create_run, get_run, pending_run, update_run
 from sieve.store.versions import (
     ModelStatus,
@@ -36,6 +37,7 @@ from sieve.store.versions import (
 )
 from sieve.workers.distill.calibrate import calibrate, nearest_training_examples
 from sieve.workers.distill.gate import GateResult, promotion_gate
+from sieve.workers.distill.synthetic import with_synthetic
 from sieve.workers.label_set import deployment_label_set
 
 logger = logging.getLogger(__name__)
@@ -105,10 +107,19 @@ def _train_and_gate(
 ) -> None:
     config = settings.retrain
     label_set = deployment_label_set(settings.labels_file)
-    rows = [row for row in training_labels(engine) if row.label in set(label_set)]
+    real = [row for row in training_labels(engine) if row.label in set(label_set)]
+    synthetic = [row for row in synthetic_training_rows(engine) if row.label in set(label_set)]
+    split_rows, train_only = with_synthetic(
+        real,
+        synthetic,
+        evaluate_real_after=settings.bootstrap.evaluate_real_after_labels,
+        drop_after=settings.bootstrap.drop_after_labels,
+    )
+    rows = split_rows + train_only
     if len(rows) < config.min_labels:
         raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")
-    train_rows, eval_rows = stratified_split(rows, config.eval_fraction, config.seed)
+    train_rows, eval_rows = stratified_split(split_rows, config.eval_fraction, config.seed)
+    train_rows += train_only
     gold_rows = [row for row in gold_labels(engine) if row.label in set(label_set)]
     eval_rows += gold_rows
     logger.info(
@@ -148,6 +159,7 @@ def _train_and_gate(
         **candidate.to_dict(),
         "evaluation_labels": len(eval_rows),
         "training_labels": len(train_rows),
+        "synthetic_labels": sum(row.source == SYNTHETIC for row in rows),
         "label_counts": _counts(train_rows),
         "prompt_versions": prompt_versions,
         "active_on_same_slice": active.to_dict() if active else None,

@@ -77,6 +77,26 @@ def budget(settings: Settings, engine: Engine) -> Budget:
     return Budget(limits_from(settings), counters)
 
 
+def llm_client(settings: Settings, engine: Engine) -> LLMClient:
+    """The configured LLM client, its requests admitted by the shared limits and budgets."""
+    llm = settings.llm
+    return LLMClient(
+        base_url=llm.base_url,
+        api_key=llm.api_key.get_secret_value(),
+        model=llm.model,
+        timeout_s=llm.timeout_s,
+        params=LLMParams(
+            temperature=llm.temperature,
+            max_tokens=llm.max_tokens,
+            json_mode=llm.json_mode,
+            seed=llm.seed,
+        ),
+        corrective_retries=llm.corrective_retries,
+        prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
+        gate=BudgetGate(budget(settings, engine)) if limits_from(settings) else None,
+    )
+
+
 def labeling_context(settings: Settings) -> LabelingContext:
     """Everything a Celery worker process needs to label escalations."""
     llm = settings.llm
@@ -95,21 +115,7 @@ def labeling_context(settings: Settings) -> LabelingContext:
         engine=engine,
         producer=make_producer(settings.kafka),
         labels_topic=settings.kafka.labels_topic,
-        client=LLMClient(
-            base_url=llm.base_url,
-            api_key=llm.api_key.get_secret_value(),
-            model=llm.model,
-            timeout_s=llm.timeout_s,
-            params=LLMParams(
-                temperature=llm.temperature,
-                max_tokens=llm.max_tokens,
-                json_mode=llm.json_mode,
-                seed=llm.seed,
-            ),
-            corrective_retries=llm.corrective_retries,
-            prices={**DEFAULT_PRICES, **parse_prices(llm.prices_usd_per_1m)},
-            gate=BudgetGate(budget(settings, engine)) if limits_from(settings) else None,
-        ),
+        client=llm_client(settings, engine),
         cache=answer_cache(settings, engine),
         leases=leases(settings, engine),
         prompt=prompts[0],
