@@ -127,6 +127,16 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             data_dir=args.data_dir,
             work_dir=settings.data_dir / "faults",
         )
+    if args.bench == "retrain":
+        from sieve.bench import retrain
+
+        figures = retrain.figures(
+            args.data, labels=args.labels, store_url=args.store_url, settings=settings
+        )
+        print(
+            "\n".join(f.to_json() for f in figures) if args.json else retrain.format_table(figures)
+        )
+        return 0
     if args.bench == "teacher":
         from sieve.bench import teacher
 

@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_models)
 
     sub = commands.add_parser("bench", help="benchmarks that print figures")
-    sub.add_argument("bench", choices=("classify", "stream", "llm", "teacher", "cascade", "faults"))
+    sub.add_argument(
+        "bench", choices=("classify", "stream", "llm", "teacher", "cascade", "faults", "retrain")
+    )
     sub.add_argument("--data", type=existing_file, default=Path("data/banking77/train.jsonl"))
     sub.add_argument("--model", type=Path, help="artefact folder (classify; default: train one)")
     sub.add_argument(
@@ -90,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="classify: student family to train (default: SIEVE_MODELS__FAMILY)",
     )
     sub.add_argument("--messages", type=positive_int, default=10_000, help="stream: messages")
+    sub.add_argument(
+        "--labels", type=positive_int, default=10_000, help="retrain: stored labels to train on"
+    )
+    sub.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="retrain: an empty database to fill (default: a SQLite file in a temporary folder)",
+    )
+    sub.add_argument("--json", action="store_true", help="retrain: one JSON figure per line")
     sub.add_argument(
         "--data-dir",
         type=Path,
