@@ -95,7 +95,8 @@ def figures(
             engine.dispose()
     threads = run_settings.models.train_threads
     context = f"{labels} labels, ngram, {threads} train thread(s)"
-    prefix = f"retrain.ngram.{labels // 1000}k"
+    count = f"{labels // 1000}k" if labels % 1000 == 0 else str(labels)
+    prefix = f"retrain.ngram.{count}"
     out = [
         Figure(
             f"{prefix}.s",
@@ -113,6 +114,15 @@ def figures(
             note=f"{context}; the first run: no active model, no gate comparison",
         ),
     ]
+    out.append(
+        Figure(
+            f"{prefix}.cpu_s",
+            sum(clock.cpu_seconds.values()),
+            "s",
+            command=COMMAND,
+            note=f"CPU seconds of {prefix}.s (this process, all threads)",
+        )
+    )
     for phase in Phase:
         out.append(
             Figure(
@@ -120,7 +130,7 @@ def figures(
                 clock.seconds.get(phase, 0.0),
                 "s",
                 command=COMMAND,
-                note=f"phase of {prefix}.s",
+                note=f"phase of {prefix}.s; CPU {clock.cpu_seconds.get(phase, 0.0):.2f} s",
             )
         )
     return out
@@ -138,8 +148,9 @@ def _timed_run(
     if run["status"] != RunStatus.SUCCEEDED:
         raise PermanentError(f"benchmark retraining run {run['status']}: {run['error']}")
     logger.info(
-        "retraining: %.2f s (%s), %s",
+        "retraining: %.2f s, CPU %.2f s (%s), %s",
         elapsed_s,
+        sum(clock.cpu_seconds.values()),
         ", ".join(f"{name} {seconds:.2f}" for name, seconds in clock.seconds.items()),
         "promoted" if run["promoted"] else "not promoted",
     )

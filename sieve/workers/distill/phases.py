@@ -22,19 +22,24 @@ class Phase(StrEnum):
 
 
 class PhaseClock:
-    """Accumulates wall-clock seconds per phase (a phase entered twice adds up)."""
+    """Accumulates wall-clock seconds per phase (a phase entered twice adds up), and the
+    process's CPU seconds in them: on a shared machine the wall clock also counts the
+    time other processes held the cores."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: Phase) -> Iterator[None]:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + cpu
 
     def rounded(self) -> dict[str, float]:
         """The seconds so far, to the millisecond (for a run's stored metrics)."""

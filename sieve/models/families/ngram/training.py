@@ -1,9 +1,10 @@
 """Training of the n-gram classifier in torch, and the file → registry convenience path.
 
-The embedding table is large and each batch touches a few thousand of its rows, so it
-is trained with sparse gradients and ``SparseAdam`` (10k texts × 5 epochs: seconds; dense
-Adam over the whole table: minutes). The small output layer uses plain ``Adam``. Both
-learning rates decay linearly to zero, as in fastText.
+The embedding table is large and each batch touches a few thousand of its rows, so
+only those rows are updated, with lazy Adam (SparseAdam's update; dense Adam over the
+whole table: minutes); the small output layer uses plain Adam. Both learning rates decay
+linearly to zero, as in fastText. The step is written out in fit.py (no autograd, no
+torch.optim): it was 22 ms a batch through autograd and SparseAdam.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from torch.nn import functional
 
 from sieve.core.dataset import label_indices
 from sieve.models.families.ngram.features import FeatureConfig, HashingFeaturizer
+from sieve.models.families.ngram.fit import AdamUpdates, FlatBatch, gradients, pooled
 from sieve.models.families.ngram.network import NgramNet
 
 if TYPE_CHECKING:
@@ -79,29 +80,22 @@ class TrainedModel:
             np.save(folder / REFERENCE_FILE, self.reference, allow_pickle=False)
         return {"feature_config": self.feature_config.to_dict()}
 
-    def embed(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The texts' L2-normalised pooled embeddings (float32 [B, dim])."""
-        featurizer = HashingFeaturizer(self.feature_config)
-        rows = [np.zeros((0, self.network.embedding.embedding_dim), dtype=np.float32)]
-        self.network.eval()
-        with torch.inference_mode(), _torch_threads(self.train_config.num_threads):
-            for start in range(0, len(texts), batch_size):
-                ids, mask = featurizer.transform(texts[start : start + batch_size])
-                pooled = self.network.pool(torch.from_numpy(ids), torch.from_numpy(mask))
-                rows.append(torch.nn.functional.normalize(pooled, p=2.0, dim=1).numpy())
-        return np.concatenate(rows)
+        return torch.nn.functional.normalize(self._pooled(texts), p=2.0, dim=1).numpy()
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Softmax probabilities from the torch network (float32 [B, num_labels])."""
-        featurizer = HashingFeaturizer(self.feature_config)
-        rows = [np.zeros((0, len(self.labels)), dtype=np.float32)]
-        self.network.eval()
-        with torch.inference_mode(), _torch_threads(self.train_config.num_threads):
-            for start in range(0, len(texts), batch_size):
-                ids, mask = featurizer.transform(texts[start : start + batch_size])
-                logits = self.network(torch.from_numpy(ids), torch.from_numpy(mask))
-                rows.append(torch.softmax(logits, dim=1).numpy())
-        return np.concatenate(rows)
+        with torch.no_grad():
+            logits = self.network.output(self._pooled(texts))
+            return torch.softmax(logits, dim=1).numpy()
+
+    def _pooled(self, texts: Sequence[str]) -> torch.Tensor:
+        """The texts' pooled embeddings, float32 [B, dim]: featurised unpadded, so a long
+        text costs only its own n-grams."""
+        features = _RaggedFeatures(texts, HashingFeaturizer(self.feature_config))
+        with _torch_threads(self.train_config.num_threads):
+            return pooled(self.network, features.flat(np.arange(len(features))))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         best = self.predict_proba(texts).argmax(axis=1)
@@ -109,10 +103,10 @@ class TrainedModel:
 
 
 class _RaggedFeatures:
-    """Every text's feature ids, unpadded; batches are padded to their own longest row."""
+    """Every text's feature ids, unpadded, featurised once; ``flat`` hands out batches."""
 
     def __init__(self, texts: Sequence[str], featurizer: HashingFeaturizer) -> None:
-        chunks, counts = [], []
+        chunks, counts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
         for start in range(0, len(texts), _FEATURISE_CHUNK):
             ids, mask = featurizer.transform(texts[start : start + _FEATURISE_CHUNK])
             chunks.append(ids[mask > 0])  # row-major: each row's ids stay together
@@ -121,14 +115,16 @@ class _RaggedFeatures:
         self.counts = np.concatenate(counts)
         self.starts = np.cumsum(self.counts) - self.counts
 
-    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def flat(self, rows: np.ndarray) -> FlatBatch:
+        """The features of texts ``rows``, in that order, unpadded."""
         counts = self.counts[rows]
-        length = int(counts.max())
-        column = np.arange(length)
-        mask = column[None, :] < counts[:, None]
-        source = np.where(mask, self.starts[rows][:, None] + column[None, :], 0)
-        ids = np.where(mask, self.ids[source], 0)
-        return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.float32))
+        text = np.repeat(np.arange(len(rows)), counts)
+        first = np.cumsum(counts) - counts
+        source = self.starts[rows][text] + np.arange(len(text)) - first[text]
+        return FlatBatch(text=text, ids=self.ids[source], counts=counts)
 
 
 def train_ngram(
@@ -165,11 +161,9 @@ def _pooled(network: NgramNet, features: _RaggedFeatures, seed: int) -> np.ndarr
     from sieve.models.classifier import reference_sample
 
     rows = []
-    with torch.inference_mode():
-        for start in range(0, len(features.counts), 512):
-            ids, mask = features.batch(np.arange(start, min(start + 512, len(features.counts))))
-            pooled = torch.nn.functional.normalize(network.pool(ids, mask), p=2.0, dim=1)
-            rows.append(pooled.numpy())
+    for start in range(0, len(features), 512):
+        batch = features.flat(np.arange(start, min(start + 512, len(features))))
+        rows.append(torch.nn.functional.normalize(pooled(network, batch), p=2.0, dim=1).numpy())
     return reference_sample(np.concatenate(rows), seed)
 
 
@@ -191,16 +185,8 @@ def _fit(
     config: TrainConfig,
     progress: Progress | None,
 ) -> None:
-    optimisers = [
-        torch.optim.SparseAdam(network.embedding.parameters(), lr=config.lr),
-        torch.optim.Adam(network.output.parameters(), lr=config.lr),
-    ]
     steps_per_epoch = -(-len(targets) // config.batch_size)
-    total_steps = max(config.epochs * steps_per_epoch, 1)
-    schedulers = [
-        torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / total_steps)
-        for opt in optimisers
-    ]
+    updates = AdamUpdates(network, config.lr, config.epochs * steps_per_epoch)
     shuffler = np.random.default_rng(config.seed)
     network.train()
     for epoch in range(config.epochs):
@@ -208,15 +194,9 @@ def _fit(
         total_loss = 0.0
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
-            ids, mask = features.batch(rows)
-            loss = functional.cross_entropy(network(ids, mask), targets[rows])
-            for opt in optimisers:
-                opt.zero_grad()
-            loss.backward()
-            for opt, scheduler in zip(optimisers, schedulers, strict=True):
-                opt.step()
-                scheduler.step()
-            total_loss += loss.item() * len(rows)
+            step = gradients(network, features.flat(rows), targets[rows])
+            updates.apply(step)
+            total_loss += step.loss * len(rows)
         logger.debug("epoch %d: mean loss %.4f", epoch + 1, total_loss / len(order))
         if progress is not None:
             progress(epoch + 1, config.epochs)
