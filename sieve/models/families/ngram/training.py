@@ -22,7 +22,13 @@ import torch
 
 from sieve.core.dataset import label_indices
 from sieve.models.families.ngram.features import FeatureConfig, HashingFeaturizer
-from sieve.models.families.ngram.fit import AdamUpdates, FlatBatch, gradients, pooled
+from sieve.models.families.ngram.fit import (
+    AdamUpdates,
+    FlatBatch,
+    compact_vocabulary,
+    gradients,
+    pooled,
+)
 from sieve.models.families.ngram.network import NgramNet
 
 if TYPE_CHECKING:
@@ -93,9 +99,9 @@ class TrainedModel:
     def _pooled(self, texts: Sequence[str]) -> torch.Tensor:
         """The texts' pooled embeddings, float32 [B, dim]: featurised unpadded, so a long
         text costs only its own n-grams."""
-        features = _RaggedFeatures(texts, HashingFeaturizer(self.feature_config))
+        features = _RaggedFeatures.of(texts, HashingFeaturizer(self.feature_config))
         with _torch_threads(self.train_config.num_threads):
-            return pooled(self.network, features.flat(np.arange(len(features))))
+            return pooled(self.network.embedding.weight, features.flat(np.arange(len(features))))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         best = self.predict_proba(texts).argmax(axis=1)
@@ -103,17 +109,23 @@ class TrainedModel:
 
 
 class _RaggedFeatures:
-    """Every text's feature ids, unpadded, featurised once; ``flat`` hands out batches."""
+    """Every text's feature ids, unpadded (``counts[t]`` ids of text t after those of
+    the texts before it); ``flat`` hands out batches."""
 
-    def __init__(self, texts: Sequence[str], featurizer: HashingFeaturizer) -> None:
+    def __init__(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        self.ids = ids
+        self.counts = counts
+        self.starts = np.cumsum(self.counts) - self.counts
+
+    @classmethod
+    def of(cls, texts: Sequence[str], featurizer: HashingFeaturizer) -> _RaggedFeatures:
+        """The texts featurised, in chunks."""
         chunks, counts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
         for start in range(0, len(texts), _FEATURISE_CHUNK):
             ids, mask = featurizer.transform(texts[start : start + _FEATURISE_CHUNK])
             chunks.append(ids[mask > 0])  # row-major: each row's ids stay together
             counts.append(mask.sum(axis=1).astype(np.int64))
-        self.ids = np.concatenate(chunks)
-        self.counts = np.concatenate(counts)
-        self.starts = np.cumsum(self.counts) - self.counts
+        return cls(np.concatenate(chunks), np.concatenate(counts))
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -137,7 +149,7 @@ def train_ngram(
     """Train on ``texts`` with gold ``labels`` (each one of ``label_set``)."""
     positions = label_indices(texts, labels, label_set)
     started = time.monotonic()
-    features = _RaggedFeatures(texts, HashingFeaturizer(config.features))
+    features = _RaggedFeatures.of(texts, HashingFeaturizer(config.features))
     targets = torch.tensor(positions, dtype=torch.int64)
     with torch.random.fork_rng(devices=[]), _torch_threads(config.num_threads):
         torch.manual_seed(config.seed)
@@ -163,7 +175,8 @@ def _pooled(network: NgramNet, features: _RaggedFeatures, seed: int) -> np.ndarr
     rows = []
     for start in range(0, len(features), 512):
         batch = features.flat(np.arange(start, min(start + 512, len(features))))
-        rows.append(torch.nn.functional.normalize(pooled(network, batch), p=2.0, dim=1).numpy())
+        embedded = pooled(network.embedding.weight, batch)
+        rows.append(torch.nn.functional.normalize(embedded, p=2.0, dim=1).numpy())
     return reference_sample(np.concatenate(rows), seed)
 
 
@@ -185,8 +198,14 @@ def _fit(
     config: TrainConfig,
     progress: Progress | None,
 ) -> None:
+    """Train on a table of only the rows the texts use (fit.compact_vocabulary), then
+    write those rows back: the others keep their initial values, as they would have."""
+    vocabulary, compact_ids = compact_vocabulary(features.ids)
+    rows_used = torch.from_numpy(vocabulary)
+    table = network.embedding.weight.detach().index_select(0, rows_used)
+    compact = _RaggedFeatures(compact_ids, features.counts)
     steps_per_epoch = -(-len(targets) // config.batch_size)
-    updates = AdamUpdates(network, config.lr, config.epochs * steps_per_epoch)
+    updates = AdamUpdates(table, network.output, config.lr, config.epochs * steps_per_epoch)
     shuffler = np.random.default_rng(config.seed)
     network.train()
     for epoch in range(config.epochs):
@@ -194,12 +213,14 @@ def _fit(
         total_loss = 0.0
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
-            step = gradients(network, features.flat(rows), targets[rows])
+            step = gradients(table, network.output, compact.flat(rows), targets[rows])
             updates.apply(step)
             total_loss += step.loss * len(rows)
         logger.debug("epoch %d: mean loss %.4f", epoch + 1, total_loss / len(order))
         if progress is not None:
             progress(epoch + 1, config.epochs)
+    with torch.no_grad():
+        network.embedding.weight.index_copy_(0, rows_used, table)
 
 
 def train_from_file(
