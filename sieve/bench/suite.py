@@ -85,6 +85,12 @@ def _scale(context: Context) -> list[Figure]:
     return scale.figures(context.suite, messages=context.options.get("messages", 20_000))
 
 
+def _retrain(context: Context) -> list[Figure]:
+    from sieve.bench import retrain
+
+    return retrain.figures(context.train_file, settings=context.ngram_settings)
+
+
 def _llm(context: Context) -> list[Figure]:
     from sieve.bench import llm_path
 
@@ -97,6 +103,7 @@ PARTS: dict[str, Callable[[Context], list[Figure]]] = {
     "stream": _stream,
     "latency": _latency,
     "scale": _scale,
+    "retrain": _retrain,
     "llm": _llm,
 }
 

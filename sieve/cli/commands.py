@@ -154,6 +154,16 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
             options = dataclasses.replace(options, messages=args.messages)
         prompts.run(settings, options)
         return 0
+    if args.bench == "retrain":
+        from sieve.bench import retrain
+
+        figures = retrain.figures(
+            args.data, labels=args.labels, store_url=args.store_url, settings=settings
+        )
+        print(
+            "\n".join(f.to_json() for f in figures) if args.json else retrain.format_table(figures)
+        )
+        return 0
     if args.bench == "teacher":
         from sieve.bench import teacher
 

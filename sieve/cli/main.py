@@ -103,11 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
             "faults",
             "prompts",
             "bootstrap",
+            "retrain",
         ),
         help="one benchmark (default: the speed suite)",
     )
     sub.add_argument(
-        "--json", action="store_true", help="speed suite: one JSON object per figure and line"
+        "--json", action="store_true", help="speed suite, retrain: JSON, a figure per line"
     )
     sub.add_argument(
         "--results", type=Path, metavar="FILE", help="speed suite: rewrite its section of FILE"
@@ -133,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--messages",
         type=positive_int,
         help="stream, scale: messages (20,000); prompts: gold messages per prompt (500)",
+    )
+    sub.add_argument(
+        "--labels", type=positive_int, default=10_000, help="retrain: stored labels to train on"
+    )
+    sub.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="retrain: an empty database to fill (default: a SQLite file in a temporary folder)",
     )
     sub.add_argument(
         "--data-dir",

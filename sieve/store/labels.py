@@ -80,6 +80,18 @@ def upsert_label(conn: Connection, record: LabelRecord) -> StoredLabel:
     return StoredLabel(LabelStatus(stored.status), stored.label, stored.announced_at is not None)
 
 
+def insert_labels(engine: Engine, records: Sequence[LabelRecord]) -> None:
+    """Many labels in one transaction (a bulk load: an import, a benchmark); a row whose
+    key (message, source, prompt version, LLM model) exists is left as it is."""
+    if not records:
+        return
+    with transaction(engine) as conn:
+        stmt = dialect_insert(conn, labels).on_conflict_do_nothing(
+            index_elements=["message_id", "source", "prompt_version", "llm_model"]
+        )
+        conn.execute(stmt, [asdict(record) for record in records])
+
+
 def find_label(
     engine: Engine, message_id: str, prompt_version: str, llm_model: str
 ) -> StoredLabel | None:

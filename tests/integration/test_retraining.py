@@ -43,6 +43,8 @@ def test_first_run_promotes_a_worse_one_is_refused_and_rollback_restores(labeled
     metrics = first["metrics"]
     assert metrics["macro_f1"] > 0.8 and metrics["evaluation_labels"] >= 500
     assert metrics["prompt_versions"] == ["p@1"] and sum(metrics["label_counts"].values()) > 2000
+    # Where the run's time went, phase by phase up to the gate (sieve bench retrain).
+    assert list(metrics["phase_s"]) == ["read", "train", "calibrate", "export", "gate"]
 
     # One epoch learns much less: same evaluation slice, a macro-F1 interval wholly below
     # the active model's, not promoted.

@@ -21,7 +21,7 @@ from sieve.core.settings import Settings
 from sieve.models.classifier import FastClassifier
 from sieve.models.evaluation import Metrics, evaluate
 from sieve.models.families import get_family, load_classifier
-from sieve.models.registry import ModelRegistry
+from sieve.models.registry import ArtefactInfo, ModelRegistry
 from sieve.store.coordination import LeaseKind, acquire_lease, lease_name, release_lease
 from sieve.store.labels import TrainingLabel, gold_labels, training_labels
 from sieve.store.synthetic import SYNTHETIC, synthetic_training_rows
@@ -37,6 +37,7 @@ from sieve.store.versions import (
 )
 from sieve.workers.distill.calibrate import calibrate, nearest_training_examples
 from sieve.workers.distill.gate import GateResult, promotion_gate
+from sieve.workers.distill.phases import Phase, PhaseClock
 from sieve.workers.distill.synthetic import with_synthetic
 from sieve.workers.label_set import deployment_label_set
 
@@ -74,16 +75,18 @@ def run_retrain(
     registry: ModelRegistry,
     run_id: str,
     progress: Callable[[int, int], None] | None = None,
+    clock: PhaseClock | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate, gate and maybe promote. One at a time: a run that finds the lease
-    taken ends as `skipped`."""
+    taken ends as `skipped`. ``clock`` collects the seconds of each phase (the run's
+    metrics hold them too, as ``phase_s``, up to the gate)."""
     config = settings.retrain
     if not acquire_lease(engine, LEASE, run_id, config.lock_ttl_s):
         update_run(engine, run_id, RunStatus.SKIPPED, error="another retraining is running")
         return _run(engine, run_id)
     try:
         update_run(engine, run_id, RunStatus.RUNNING)
-        _train_and_gate(settings, engine, registry, run_id, progress)
+        _train_and_gate(settings, engine, registry, run_id, progress, clock or PhaseClock())
     except SieveError as exc:
         logger.error("retraining run %s failed: %s", run_id, exc)
         update_run(engine, run_id, RunStatus.FAILED, error=str(exc))
@@ -104,57 +107,65 @@ def _train_and_gate(
     registry: ModelRegistry,
     run_id: str,
     progress: Callable[[int, int], None] | None,
+    clock: PhaseClock,
 ) -> None:
     config = settings.retrain
-    label_set = deployment_label_set(settings.labels_file)
-    real = [row for row in training_labels(engine) if row.label in set(label_set)]
-    synthetic = [row for row in synthetic_training_rows(engine) if row.label in set(label_set)]
-    split_rows, train_only = with_synthetic(
-        real,
-        synthetic,
-        evaluate_real_after=settings.bootstrap.evaluate_real_after_labels,
-        drop_after=settings.bootstrap.drop_after_labels,
-    )
-    rows = split_rows + train_only
-    if len(rows) < config.min_labels:
-        raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")
-    train_rows, eval_rows = stratified_split(split_rows, config.eval_fraction, config.seed)
-    train_rows += train_only
-    gold_rows = [row for row in gold_labels(engine) if row.label in set(label_set)]
-    eval_rows += gold_rows
+    with clock.phase(Phase.READ):
+        label_set = deployment_label_set(settings.labels_file)
+        real = [row for row in training_labels(engine) if row.label in set(label_set)]
+        synthetic = [row for row in synthetic_training_rows(engine) if row.label in set(label_set)]
+        split_rows, train_only = with_synthetic(
+            real,
+            synthetic,
+            evaluate_real_after=settings.bootstrap.evaluate_real_after_labels,
+            drop_after=settings.bootstrap.drop_after_labels,
+        )
+        rows = split_rows + train_only
+        if len(rows) < config.min_labels:
+            raise PermanentError(f"{len(rows)} usable labels, at least {config.min_labels} needed")
+        train_rows, eval_rows = stratified_split(split_rows, config.eval_fraction, config.seed)
+        train_rows += train_only
+        gold_rows = [row for row in gold_labels(engine) if row.label in set(label_set)]
+        eval_rows += gold_rows
     logger.info(
         "run %s: %d training and %d evaluation labels", run_id, len(train_rows), len(eval_rows)
     )
-    model = get_family(settings.models.family).train(
-        [row.text for row in train_rows],
-        [row.label for row in train_rows],
-        label_set,
-        registry.train_options(
-            seed=config.seed, epochs=config.epochs, num_threads=settings.models.train_threads
-        ),
-        progress=progress,
-    )
+    with clock.phase(Phase.TRAIN):
+        model = get_family(settings.models.family).train(
+            [row.text for row in train_rows],
+            [row.label for row in train_rows],
+            label_set,
+            registry.train_options(
+                seed=config.seed, epochs=config.epochs, num_threads=settings.models.train_threads
+            ),
+            progress=progress,
+        )
     texts, gold = [row.text for row in eval_rows], [row.label for row in eval_rows]
     prompt_versions = sorted({row.prompt_version for row in rows if row.prompt_version})
     slice_rows = eval_rows[: len(eval_rows) - len(gold_rows)]
-    routing = calibrate(
-        model.predict_proba(texts),
-        gold,
-        label_set,
-        settings.routing,
-        gold_count=len(gold_rows),
-        neighbours=nearest_training_examples(model, train_rows, slice_rows),
-        training_labels=len(train_rows),
-    )
-    info = registry.save(
-        model,
-        data_hash=_data_hash(rows),
-        metrics={"training_labels": len(train_rows), "prompt_versions": prompt_versions},
-        routing=routing.to_dict(),
-    )
-    candidate, candidate_predicted = _metrics(load_classifier(info.path), texts, gold, label_set)
-    active, active_predicted = _active_metrics(engine, texts, gold, label_set)
-    gate = promotion_gate(gold, candidate_predicted, active_predicted, label_set, config)
+    with clock.phase(Phase.CALIBRATE):
+        routing = calibrate(
+            model.predict_proba(texts),
+            gold,
+            label_set,
+            settings.routing,
+            gold_count=len(gold_rows),
+            neighbours=nearest_training_examples(model, train_rows, slice_rows),
+            training_labels=len(train_rows),
+        )
+    with clock.phase(Phase.EXPORT):
+        info = registry.save(
+            model,
+            data_hash=_data_hash(rows),
+            metrics={"training_labels": len(train_rows), "prompt_versions": prompt_versions},
+            routing=routing.to_dict(),
+        )
+    with clock.phase(Phase.GATE):
+        candidate, candidate_predicted = _metrics(
+            load_classifier(info.path), texts, gold, label_set
+        )
+        active, active_predicted = _active_metrics(engine, texts, gold, label_set)
+        gate = promotion_gate(gold, candidate_predicted, active_predicted, label_set, config)
     metrics = {
         **candidate.to_dict(),
         "evaluation_labels": len(eval_rows),
@@ -165,12 +176,26 @@ def _train_and_gate(
         "active_on_same_slice": active.to_dict() if active else None,
         "gate": gate.reason,
         "routing": routing.to_dict(),
+        "phase_s": clock.rounded(),
     }
+    with clock.phase(Phase.RECORD):
+        _record(engine, run_id, info, model.family, metrics, gate)
+
+
+def _record(
+    engine: Engine,
+    run_id: str,
+    info: ArtefactInfo,
+    family: str,
+    metrics: dict[str, Any],
+    gate: GateResult,
+) -> None:
+    """The candidate's version row (registered or rejected), its promotion, the run."""
     register_model_version(
         engine,
         ModelVersionRecord(
             version=info.version,
-            family=model.family,
+            family=family,
             path=str(info.path.resolve()),
             data_hash=info.meta["data_hash"],
             metrics=metrics,

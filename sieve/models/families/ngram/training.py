@@ -1,9 +1,10 @@
 """Training of the n-gram classifier in torch, and the file → registry convenience path.
 
-The embedding table is large and each batch touches a few thousand of its rows, so it
-is trained with sparse gradients and ``SparseAdam`` (10k texts × 5 epochs: seconds; dense
-Adam over the whole table: minutes). The small output layer uses plain ``Adam``. Both
-learning rates decay linearly to zero, as in fastText.
+The embedding table is large and each batch touches a few thousand of its rows, so
+only those rows are updated, with lazy Adam (SparseAdam's update; dense Adam over the
+whole table: minutes); the small output layer uses plain Adam. Both learning rates decay
+linearly to zero, as in fastText. The step is written out in fit.py (no autograd, no
+torch.optim): it was 22 ms a batch through autograd and SparseAdam.
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from torch.nn import functional
 
 from sieve.core.dataset import label_indices
 from sieve.models.families.ngram.features import FeatureConfig, HashingFeaturizer
+from sieve.models.families.ngram.fit import (
+    AdamUpdates,
+    FlatBatch,
+    compact_vocabulary,
+    gradients,
+    pooled,
+)
 from sieve.models.families.ngram.network import NgramNet
 
 if TYPE_CHECKING:
@@ -79,29 +86,22 @@ class TrainedModel:
             np.save(folder / REFERENCE_FILE, self.reference, allow_pickle=False)
         return {"feature_config": self.feature_config.to_dict()}
 
-    def embed(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The texts' L2-normalised pooled embeddings (float32 [B, dim])."""
-        featurizer = HashingFeaturizer(self.feature_config)
-        rows = [np.zeros((0, self.network.embedding.embedding_dim), dtype=np.float32)]
-        self.network.eval()
-        with torch.inference_mode(), _torch_threads(self.train_config.num_threads):
-            for start in range(0, len(texts), batch_size):
-                ids, mask = featurizer.transform(texts[start : start + batch_size])
-                pooled = self.network.pool(torch.from_numpy(ids), torch.from_numpy(mask))
-                rows.append(torch.nn.functional.normalize(pooled, p=2.0, dim=1).numpy())
-        return np.concatenate(rows)
+        return torch.nn.functional.normalize(self._pooled(texts), p=2.0, dim=1).numpy()
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Softmax probabilities from the torch network (float32 [B, num_labels])."""
-        featurizer = HashingFeaturizer(self.feature_config)
-        rows = [np.zeros((0, len(self.labels)), dtype=np.float32)]
-        self.network.eval()
-        with torch.inference_mode(), _torch_threads(self.train_config.num_threads):
-            for start in range(0, len(texts), batch_size):
-                ids, mask = featurizer.transform(texts[start : start + batch_size])
-                logits = self.network(torch.from_numpy(ids), torch.from_numpy(mask))
-                rows.append(torch.softmax(logits, dim=1).numpy())
-        return np.concatenate(rows)
+        with torch.no_grad():
+            logits = self.network.output(self._pooled(texts))
+            return torch.softmax(logits, dim=1).numpy()
+
+    def _pooled(self, texts: Sequence[str]) -> torch.Tensor:
+        """The texts' pooled embeddings, float32 [B, dim]: featurised unpadded, so a long
+        text costs only its own n-grams."""
+        features = _RaggedFeatures.of(texts, HashingFeaturizer(self.feature_config))
+        with _torch_threads(self.train_config.num_threads):
+            return pooled(self.network.embedding.weight, features.flat(np.arange(len(features))))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         best = self.predict_proba(texts).argmax(axis=1)
@@ -109,26 +109,34 @@ class TrainedModel:
 
 
 class _RaggedFeatures:
-    """Every text's feature ids, unpadded; batches are padded to their own longest row."""
+    """Every text's feature ids, unpadded (``counts[t]`` ids of text t after those of
+    the texts before it); ``flat`` hands out batches."""
 
-    def __init__(self, texts: Sequence[str], featurizer: HashingFeaturizer) -> None:
-        chunks, counts = [], []
+    def __init__(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        self.ids = ids
+        self.counts = counts
+        self.starts = np.cumsum(self.counts) - self.counts
+
+    @classmethod
+    def of(cls, texts: Sequence[str], featurizer: HashingFeaturizer) -> _RaggedFeatures:
+        """The texts featurised, in chunks."""
+        chunks, counts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
         for start in range(0, len(texts), _FEATURISE_CHUNK):
             ids, mask = featurizer.transform(texts[start : start + _FEATURISE_CHUNK])
             chunks.append(ids[mask > 0])  # row-major: each row's ids stay together
             counts.append(mask.sum(axis=1).astype(np.int64))
-        self.ids = np.concatenate(chunks)
-        self.counts = np.concatenate(counts)
-        self.starts = np.cumsum(self.counts) - self.counts
+        return cls(np.concatenate(chunks), np.concatenate(counts))
 
-    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def flat(self, rows: np.ndarray) -> FlatBatch:
+        """The features of texts ``rows``, in that order, unpadded."""
         counts = self.counts[rows]
-        length = int(counts.max())
-        column = np.arange(length)
-        mask = column[None, :] < counts[:, None]
-        source = np.where(mask, self.starts[rows][:, None] + column[None, :], 0)
-        ids = np.where(mask, self.ids[source], 0)
-        return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.float32))
+        text = np.repeat(np.arange(len(rows)), counts)
+        first = np.cumsum(counts) - counts
+        source = self.starts[rows][text] + np.arange(len(text)) - first[text]
+        return FlatBatch(text=text, ids=self.ids[source], counts=counts)
 
 
 def train_ngram(
@@ -141,7 +149,7 @@ def train_ngram(
     """Train on ``texts`` with gold ``labels`` (each one of ``label_set``)."""
     positions = label_indices(texts, labels, label_set)
     started = time.monotonic()
-    features = _RaggedFeatures(texts, HashingFeaturizer(config.features))
+    features = _RaggedFeatures.of(texts, HashingFeaturizer(config.features))
     targets = torch.tensor(positions, dtype=torch.int64)
     with torch.random.fork_rng(devices=[]), _torch_threads(config.num_threads):
         torch.manual_seed(config.seed)
@@ -165,11 +173,10 @@ def _pooled(network: NgramNet, features: _RaggedFeatures, seed: int) -> np.ndarr
     from sieve.models.classifier import reference_sample
 
     rows = []
-    with torch.inference_mode():
-        for start in range(0, len(features.counts), 512):
-            ids, mask = features.batch(np.arange(start, min(start + 512, len(features.counts))))
-            pooled = torch.nn.functional.normalize(network.pool(ids, mask), p=2.0, dim=1)
-            rows.append(pooled.numpy())
+    for start in range(0, len(features), 512):
+        batch = features.flat(np.arange(start, min(start + 512, len(features))))
+        embedded = pooled(network.embedding.weight, batch)
+        rows.append(torch.nn.functional.normalize(embedded, p=2.0, dim=1).numpy())
     return reference_sample(np.concatenate(rows), seed)
 
 
@@ -191,16 +198,14 @@ def _fit(
     config: TrainConfig,
     progress: Progress | None,
 ) -> None:
-    optimisers = [
-        torch.optim.SparseAdam(network.embedding.parameters(), lr=config.lr),
-        torch.optim.Adam(network.output.parameters(), lr=config.lr),
-    ]
+    """Train on a table of only the rows the texts use (fit.compact_vocabulary), then
+    write those rows back: the others keep their initial values, as they would have."""
+    vocabulary, compact_ids = compact_vocabulary(features.ids)
+    rows_used = torch.from_numpy(vocabulary)
+    table = network.embedding.weight.detach().index_select(0, rows_used)
+    compact = _RaggedFeatures(compact_ids, features.counts)
     steps_per_epoch = -(-len(targets) // config.batch_size)
-    total_steps = max(config.epochs * steps_per_epoch, 1)
-    schedulers = [
-        torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / total_steps)
-        for opt in optimisers
-    ]
+    updates = AdamUpdates(table, network.output, config.lr, config.epochs * steps_per_epoch)
     shuffler = np.random.default_rng(config.seed)
     network.train()
     for epoch in range(config.epochs):
@@ -208,18 +213,14 @@ def _fit(
         total_loss = 0.0
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
-            ids, mask = features.batch(rows)
-            loss = functional.cross_entropy(network(ids, mask), targets[rows])
-            for opt in optimisers:
-                opt.zero_grad()
-            loss.backward()
-            for opt, scheduler in zip(optimisers, schedulers, strict=True):
-                opt.step()
-                scheduler.step()
-            total_loss += loss.item() * len(rows)
+            step = gradients(table, network.output, compact.flat(rows), targets[rows])
+            updates.apply(step)
+            total_loss += step.loss * len(rows)
         logger.debug("epoch %d: mean loss %.4f", epoch + 1, total_loss / len(order))
         if progress is not None:
             progress(epoch + 1, config.epochs)
+    with torch.no_grad():
+        network.embedding.weight.index_copy_(0, rows_used, table)
 
 
 def train_from_file(
