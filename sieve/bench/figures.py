@@ -29,6 +29,9 @@ class Figure:
     target: str = ""
     command: str = ""
     note: str = ""
+    # When it was measured (UTC, to the minute): rows of one results table may come from
+    # different runs (`sieve bench --part NAME` re-measures one part).
+    measured_at: str = ""
 
     def to_json(self) -> str:
         """One line: ``{"name", "value", "unit", "baseline"}`` first, the context after."""
@@ -38,7 +41,7 @@ class Figure:
             "unit": self.unit,
             "baseline": None if self.baseline is None else _rounded(self.baseline),
         }
-        for key in ("baseline_of", "target", "command", "note"):
+        for key in ("baseline_of", "target", "command", "note", "measured_at"):
             if getattr(self, key):
                 record[key] = getattr(self, key)
         return json.dumps(record, ensure_ascii=False)
@@ -55,6 +58,7 @@ class Figure:
             target=str(record.get("target", "")),
             command=str(record.get("command", "")),
             note=str(record.get("note", "")),
+            measured_at=str(record.get("measured_at", "")),
         )
 
 

@@ -41,11 +41,10 @@ from sieve.core.events import LabelSource
 from sieve.core.settings import DatabaseSettings, Settings
 from sieve.demo.broker import EmbeddedBroker, free_port
 from sieve.demo.processes import CliProcess
-from sieve.labeler.client import LLMClient, LLMParams
 from sieve.labeler.prompts import load_prompt
 from sieve.store.labels import LabelRecord, LabelStatus, ok_label_count, save_label
 from sieve.store.repository import MessageRecord, save_messages
-from sieve.wiring import celery_sink, open_store
+from sieve.wiring import celery_sink, llm_client, open_store
 from sieve.workers.label_set import deployment_label_set
 from sieve.workers.llm.escalation import CeleryEscalationSink
 
@@ -176,20 +175,8 @@ class _InlineLabeling:
     this process with an LLM client configured as the worker's."""
 
     def __init__(self, settings: Settings, base_url: str, engine: Engine) -> None:
-        llm = settings.llm
-        self._client = LLMClient(
-            base_url=base_url,
-            api_key=llm.api_key.get_secret_value(),
-            model=llm.model,
-            timeout_s=llm.timeout_s,
-            params=LLMParams(
-                temperature=llm.temperature,
-                max_tokens=llm.max_tokens,
-                json_mode=llm.json_mode,
-                seed=llm.seed,
-            ),
-            corrective_retries=llm.corrective_retries,
-        )
+        llm = settings.llm.model_copy(update={"base_url": base_url})
+        self._client = llm_client(settings.model_copy(update={"llm": llm}), engine)
         self._prompt = load_prompt(llm.prompt)
         self._labels = deployment_label_set(settings.labels_file)
         self._engine = engine

@@ -20,6 +20,8 @@ from sieve.bench.figures import Figure
 
 BEGIN = "<!-- speed:begin (written by `make bench`; edits inside are overwritten) -->"
 END = "<!-- speed:end -->"
+# Every figure the section shows, one JSON object per line, beside the results file.
+STORE = "speed.jsonl"
 
 
 def machine() -> str:
@@ -57,12 +59,13 @@ def section(figures: Sequence[Figure], *, started: datetime, load: str) -> str:
         BEGIN,
         "## Speed of the fast path (`make bench`)",
         "",
-        f"Measured {started:%Y-%m-%d %H:%M} UTC on commit {commit()}: {machine()}. "
-        f"Load average when the run began: {load}. One run; a baseline is only given when "
-        "it was measured in the same run.",
+        f"Written {started:%Y-%m-%d %H:%M} UTC on commit {commit()}: {machine()}. Load "
+        f"average when the latest run began: {load}. Each row is one run's figure, measured "
+        f"when its row says (`sieve bench --part NAME` re-measures one part; every figure is "
+        f"kept in `{STORE}`); a baseline is only given when it was measured in the same run.",
         "",
-        "| figure | value | baseline (same run) | target | command | conditions |",
-        "| --- | ---: | --- | --- | --- | --- |",
+        "| figure | value | baseline (same run) | target | measured (UTC) | command | conditions |",
+        "| --- | ---: | --- | --- | --- | --- | --- |",
     ]
     for figure in figures:
         baseline = (
@@ -72,15 +75,34 @@ def section(figures: Sequence[Figure], *, started: datetime, load: str) -> str:
         )
         lines.append(
             f"| `{figure.name}` | {_shown(figure.value)} {figure.unit} | {baseline} | "
-            f"{figure.target or '–'} | `{figure.command}` | {figure.note or '–'} |"
+            f"{figure.target or '–'} | {figure.measured_at or '–'} | `{figure.command}` | "
+            f"{figure.note or '–'} |"
         )
     lines.append(END)
     return "\n".join(lines)
 
 
+def merged(previous: Sequence[Figure], latest: Sequence[Figure]) -> list[Figure]:
+    """``previous`` with each figure ``latest`` measured again replaced in place, and the
+    new names after them."""
+    by_name = {figure.name: figure for figure in previous}
+    for figure in latest:
+        by_name[figure.name] = figure
+    return list(by_name.values())
+
+
 def rewrite(path: Path, figures: Sequence[Figure], *, started: datetime, load: str) -> None:
-    """Replace the speed section of ``path`` (or add it after the introduction)."""
-    new = section(figures, started=started, load=load)
+    """Merge ``figures`` into the figures kept beside ``path`` (STORE), then replace the
+    speed section of ``path`` (or add it after the introduction)."""
+    store = path.parent / STORE
+    previous = (
+        [Figure.from_json(line) for line in store.read_text(encoding="utf-8").splitlines() if line]
+        if store.exists()
+        else []
+    )
+    kept = merged(previous, figures)
+    store.write_text("".join(f"{figure.to_json()}\n" for figure in kept), encoding="utf-8")
+    new = section(kept, started=started, load=load)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)

@@ -14,6 +14,7 @@ are the fast path's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from sieve.bench.faults.suite import Suite
 from sieve.bench.figures import Figure
+from sieve.bench.results import now
 from sieve.core.settings import Settings
 from sieve.demo.broker import EmbeddedBroker
 
@@ -135,7 +137,8 @@ def run(
     with context(settings, data_dir, postgres_dsn, options or {}) as made:
         for name in parts:
             logger.info("benchmark part %s", name)
-            for figure in PARTS[name](made):
+            for measured_figure in PARTS[name](made):
+                figure = dataclasses.replace(measured_figure, measured_at=f"{now():%Y-%m-%d %H:%M}")
                 emit(figure)
                 measured.append(figure)
     return measured

@@ -40,6 +40,11 @@ from sieve.core.settings import Settings
 logger = logging.getLogger("sieve")
 
 
+# The speed suite's parts (sieve.bench.suite.PARTS), named here so that --help and a bad
+# name need no benchmark import.
+SPEED_PARTS = ("classify", "stream", "latency", "scale", "retrain", "llm")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sieve",
@@ -117,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--part",
         action="append",
         default=[],
-        metavar="NAME",
-        help="speed suite: only this part (classify, stream, latency, scale, ...); repeatable",
+        choices=SPEED_PARTS,
+        help="speed suite: only this part; repeatable (default: all)",
     )
     sub.add_argument("--rate", type=positive_int, default=1_000, help="latency: msg/s offered")
     sub.add_argument("--seconds", type=positive_int, default=10, help="latency: seconds offered")

@@ -34,6 +34,12 @@ class KafkaSettings(_Section):
     # Longer than a group join: kafka-python drops a join that completes outside poll().
     poll_timeout_ms: int = Field(8_000, ge=10)
     max_batch_size: int = Field(500, ge=1)
+    # How long the broker may hold a fetch that finds no new record. Apache Kafka answers
+    # as soon as a record arrives; Tansu (the embedded broker) holds the fetch for all of
+    # it, so a consumer that has caught up waits this long for the next record: the
+    # latency benchmark (bench/RESULTS.md) measured produce → label event at 1,000 msg/s
+    # with 500 ms (kafka-python's default) and with 10 ms.
+    fetch_max_wait_ms: int = Field(500, ge=0, le=60_000)
     auto_offset_reset: str = "earliest"
     client_id: str = "sieve"
     # The producer refuses a record above this (kafka-python's max_request_size); keep it

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from sieve.core.errors import ConfigError, PermanentError
-from sieve.labeler.prompts import ChatMessage
+from sieve.labeler.prompts import ChatMessage, check_header
 
 logger = logging.getLogger(__name__)
 
@@ -101,20 +101,7 @@ def load_generation_prompt(name: str = DEFAULT_GENERATION_PROMPT) -> GenerationP
 
 
 def _from_document(document: Any, name: str) -> GenerationPrompt:
-    if not isinstance(document, dict):
-        raise ConfigError(f"generation prompt {name!r}: expected a mapping at the top level")
-    fields = ("name", "version", "description", "system", "user_template", "output_instructions")
-    missing = [field for field in fields if field not in document]
-    if missing:
-        raise ConfigError(f"generation prompt {name!r}: missing fields {missing}")
-    if document["name"] != name:
-        raise ConfigError(f"generation prompt file {name!r} declares name {document['name']!r}")
-    version = document["version"]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ConfigError(f"generation prompt {name!r}: version must be a whole number >= 1")
-    for tagged in _REQUIRED:
-        if tagged not in document["user_template"]:
-            raise ConfigError(f"generation prompt {name!r}: user_template lacks {tagged}")
+    version = check_header(document, name, "generation prompt", _REQUIRED)
     return GenerationPrompt(
         name=name,
         version=version,

@@ -147,21 +147,28 @@ def load_prompt(name: str) -> PromptTemplate:
     return template
 
 
-def _from_document(document: Any, name: str) -> PromptTemplate:
+def check_header(document: Any, name: str, kind: str, required: Sequence[str]) -> int:
+    """The fields every prompt file has (a classification or a generation prompt, ``kind``)
+    and the ``required`` pieces of its user template; returns its version."""
     if not isinstance(document, dict):
-        raise ConfigError(f"prompt {name!r}: expected a mapping at the top level")
+        raise ConfigError(f"{kind} {name!r}: expected a mapping at the top level")
     fields = ("name", "version", "description", "system", "user_template", "output_instructions")
     missing = [field for field in fields if field not in document]
     if missing:
-        raise ConfigError(f"prompt {name!r}: missing fields {missing}")
+        raise ConfigError(f"{kind} {name!r}: missing fields {missing}")
     if document["name"] != name:
-        raise ConfigError(f"prompt file {name!r} declares name {document['name']!r}")
+        raise ConfigError(f"{kind} file {name!r} declares name {document['name']!r}")
     version = document["version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ConfigError(f"prompt {name!r}: version must be a whole number >= 1")
-    for placeholder in _REQUIRED_PLACEHOLDERS:
-        if placeholder not in document["user_template"]:
-            raise ConfigError(f"prompt {name!r}: user_template lacks {placeholder}")
+        raise ConfigError(f"{kind} {name!r}: version must be a whole number >= 1")
+    for piece in required:
+        if piece not in document["user_template"]:
+            raise ConfigError(f"{kind} {name!r}: user_template lacks {piece}")
+    return version
+
+
+def _from_document(document: Any, name: str) -> PromptTemplate:
+    version = check_header(document, name, "prompt", _REQUIRED_PLACEHOLDERS)
     if f"{_OPEN}\n{{text}}\n{_CLOSE}" not in document["user_template"]:
         raise ConfigError(f"prompt {name!r}: {{text}} must sit alone inside <feedback> tags")
     examples = tuple(

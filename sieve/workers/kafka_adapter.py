@@ -11,6 +11,7 @@ is ``KafkaUnavailable``, worth retrying.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 
@@ -134,6 +135,36 @@ class KafkaRecordProducer:
 
 
 PRODUCER_BATCH_BYTES = 256 * 1024
+_METADATA_WAIT_S = 30.0
+
+
+def make_reader(settings: KafkaSettings, topic: str) -> KafkaRecordConsumer:
+    """Every partition of ``topic`` from its start, outside any consumer group: no join to
+    wait for, no offsets committed. For tools that watch a topic (the benchmarks)."""
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=None,
+            client_id=f"{settings.client_id}-reader",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            max_poll_records=settings.max_batch_size,
+        )
+    except KafkaError as exc:
+        raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+    deadline = time.monotonic() + _METADATA_WAIT_S
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions:
+        if time.monotonic() > deadline:
+            consumer.close()
+            raise TransientError(f"no partitions for topic {topic} after {_METADATA_WAIT_S:.0f}s")
+        time.sleep(0.1)
+        consumer.topics()  # refreshes the metadata
+        partitions = consumer.partitions_for_topic(topic)
+    consumer.assign([TopicPartition(topic, partition) for partition in sorted(partitions)])
+    consumer.seek_to_beginning()
+    return KafkaRecordConsumer(consumer)
 
 
 def make_consumer(settings: KafkaSettings) -> KafkaRecordConsumer:
@@ -148,6 +179,7 @@ def make_consumer(settings: KafkaSettings) -> KafkaRecordConsumer:
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             max_poll_interval_ms=settings.max_poll_interval_ms,
             max_poll_records=settings.max_batch_size,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
         )
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc

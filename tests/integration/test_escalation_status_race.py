@@ -32,6 +32,9 @@ class FastWorkerLeases:
             set_escalation_status(self._engine, [self._first_id], "labeled")
         return uuid.uuid4().hex
 
+    def acquire_many(self, names: list[str], ttl_s: int) -> list[str | None]:
+        return [self.acquire(name, ttl_s) for name in names]
+
     def release(self, name: str, token: str) -> None:
         pass
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
 import redis
@@ -32,6 +33,10 @@ class Leases(Protocol):
         """Free ``name`` if ``token`` still holds it; a lease that expired is left alone."""
         ...
 
+    def acquire_many(self, names: Sequence[str], ttl_s: int) -> list[str | None]:
+        """``acquire`` for each name, in order (one round trip where the backend allows)."""
+        ...
+
 
 class RedisLeases:
     """``SET <prefix><name> <token> NX EX ttl``."""
@@ -47,6 +52,19 @@ class RedisLeases:
         except redis.RedisError as exc:
             raise TransientError(f"Redis unavailable for lease {name}: {exc}") from exc
         return token if taken else None
+
+    def acquire_many(self, names: Sequence[str], ttl_s: int) -> list[str | None]:
+        """One pipeline of ``SET NX EX``: the stream worker takes a marker per escalation of
+        a batch, and a round trip each was a sixth of its time spent enqueueing (py-spy)."""
+        tokens = [uuid.uuid4().hex for _ in names]
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for name, token in zip(names, tokens, strict=True):
+                    pipe.set(self._prefix + name, token, nx=True, ex=ttl_s)
+                taken = pipe.execute()
+        except redis.RedisError as exc:
+            raise TransientError(f"Redis unavailable for {len(names)} leases: {exc}") from exc
+        return [token if ok else None for token, ok in zip(tokens, taken, strict=True)]
 
     def release(self, name: str, token: str) -> None:
         try:
@@ -68,6 +86,9 @@ class StoreLeases:
         except OperationalError as exc:
             raise TransientError(f"database unavailable for lease {name}: {exc}") from exc
         return token if taken else None
+
+    def acquire_many(self, names: Sequence[str], ttl_s: int) -> list[str | None]:
+        return [self.acquire(name, ttl_s) for name in names]
 
     def release(self, name: str, token: str) -> None:
         try:
