@@ -11,7 +11,7 @@ training network becomes a difference of prefix sums:
 
 so a batch costs one Gather over its real features and a handful of ops, whatever the
 lengths of its texts — the padded graph gathered every padding cell too and had to be run
-in length-sorted chunks (n-gram inference at batch 256: ~2× faster, at batch 1: ~3×;
+in length-sorted chunks (`sieve bench classify` measures both on the same weights:
 bench/RESULTS.md). The graph is written with ``onnx.helper`` from the trained weights, so
 exporting needs no tracing. ``embedding`` is the L2-normalised pooled vector (the linear
 layer's input): the classifier compares it with the training texts' embeddings.
